@@ -1,0 +1,19 @@
+"""lstmkit: recurrent neural networks built from the equations, with hand-derived backpropagation through time."""
+
+from . import data, layers, losses, metrics, optim
+from .gradcheck import gradcheck
+from .io import load_model as load
+from .model import EarlyStopping, History, Sequential
+
+__version__ = "0.1.0"
+
+__all__ = ["Sequential", "EarlyStopping", "History", "load", "gradcheck", "layers", "losses", "metrics", "optim",
+           "data", "interop"]
+
+
+def __getattr__(name):
+    """`lk.interop` loads on first use (it is where torch gets imported)."""
+    if name == "interop":
+        from . import interop
+        return interop
+    raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")

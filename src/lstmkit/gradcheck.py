@@ -1,0 +1,93 @@
+"""Finite-difference check of a layer's hand-derived backward pass, in float64.
+
+The scalar checked is `L = sum_k <R_k, out_k>` over every array the layer returns (the output, and the final
+states with return_state), with fixed random R_k, so `dL/d out_k = R_k`. Each parameter element, each input
+element and each initial-state element is nudged by +-eps and `(L(+eps) - L(-eps)) / (2 eps)` is compared with
+the analytic gradient from `backward`. Dropout masks are replayed: the layer's generator is rewound before every
+forward, so all evaluations see the same mask (a test of the training-mode math with a fixed mask).
+"""
+
+import copy
+from typing import NamedTuple
+
+import numpy as np
+
+
+class GradcheckResult(NamedTuple):
+    errors: dict          # name -> max|analytic - numeric| / max(max|analytic|, max|numeric|)
+    max_error: float
+
+    def passed(self, tol=1e-6):
+        return self.max_error <= tol
+
+
+def _flatten(out):
+    if isinstance(out, (tuple, list)):
+        return [a for part in out for a in _flatten(part)]
+    return [out]
+
+
+def _like(out, arrays):
+    """Rebuild the nested tuple structure of `out` from a flat list of arrays."""
+    it = iter(arrays)
+
+    def rebuild(o):
+        return tuple(rebuild(p) for p in o) if isinstance(o, (tuple, list)) else next(it)
+    return rebuild(out)
+
+
+def _relative_error(analytic, numeric):
+    scale = max(np.abs(analytic).max(initial=0.0), np.abs(numeric).max(initial=0.0))
+    return 0.0 if scale == 0.0 else float(np.abs(analytic - numeric).max() / scale)
+
+
+def gradcheck(layer, x, initial_state=None, mask=None, training=False, eps=1e-6, seed=0):
+    """Check every parameter, the input (unless it is integer token ids) and `initial_state` of a copy of
+    `layer` converted to float64. Returns a GradcheckResult; `result.passed(tol)` compares its max error."""
+    layer = copy.deepcopy(layer)
+    x = np.asarray(x)
+    if not layer.built:
+        layer.build(x.shape[1:], np.random.default_rng(seed))
+    layer.to("float64")
+    if x.dtype.kind == "f":
+        x = np.array(x, dtype=np.float64, order="C")            # a private copy: its elements get nudged
+    kwargs = {"training": training}
+    if mask is not None:
+        kwargs["mask"] = mask
+    if initial_state is not None:
+        initial_state = _like(initial_state, [np.array(a, dtype=np.float64) for a in _flatten(initial_state)])
+    rng_state = copy.deepcopy(layer.rng.bit_generator.state)
+
+    def run(x_in, state_in):
+        layer.rng.bit_generator.state = copy.deepcopy(rng_state)
+        extra = {} if state_in is None else {"initial_state": state_in}
+        return layer.forward(x_in, **kwargs, **extra)
+
+    out = run(x, initial_state)
+    weights = [np.random.default_rng(seed).standard_normal(np.shape(a)) for a in _flatten(out)]
+
+    def loss():
+        return sum(float(np.sum(a * r)) for a, r in zip(_flatten(run(x, initial_state)), weights))
+
+    dx = layer.backward(_like(out, weights))
+    targets = {name: (p, layer.grads[name].copy()) for name, p in layer.params.items()}
+    if x.dtype.kind == "f":
+        targets["input"] = (x, dx)
+    if initial_state is not None:
+        for i, (s, ds) in enumerate(zip(_flatten(initial_state), _flatten(layer.dinitial_state))):
+            targets[f"initial_state[{i}]"] = (s, ds)
+
+    errors = {}
+    for name, (array, analytic) in targets.items():
+        numeric = np.zeros_like(array)
+        flat, num_flat = array.reshape(-1), numeric.reshape(-1)   # views: nudging flat nudges the array
+        for j in range(flat.size):
+            saved = flat[j]
+            flat[j] = saved + eps
+            up = loss()
+            flat[j] = saved - eps
+            down = loss()
+            flat[j] = saved
+            num_flat[j] = (up - down) / (2 * eps)
+        errors[name] = _relative_error(analytic, numeric)
+    return GradcheckResult(errors, max(errors.values()))

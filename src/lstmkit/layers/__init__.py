@@ -1,0 +1,19 @@
+"""Layers: each with `params` / `grads` (PyTorch names), `forward` and a hand-derived `backward`."""
+
+from .base import Layer
+from .dense import Dense
+from .dropout import Dropout
+from .embedding import Embedding
+from .gru import GRU
+from .lstm import LSTM
+from .rnn import SimpleRNN
+
+__all__ = ["Layer", "Dense", "Dropout", "Embedding", "GRU", "LSTM", "SimpleRNN"]
+
+
+def get_class(name):
+    """The layer class called `name` (as written in model files); a clear error for an unknown name."""
+    classes = {cls.__name__: cls for cls in (Dense, Dropout, Embedding, GRU, LSTM, SimpleRNN)}
+    if name not in classes:
+        raise ValueError(f"unknown layer type {name!r}; known layers: {', '.join(sorted(classes))}.")
+    return classes[name]

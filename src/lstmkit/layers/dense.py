@@ -1,0 +1,54 @@
+"""Dense (fully connected) layer, torch.nn.Linear's math: y = x W^T + b on the last axis.
+
+Applied to the last axis, it maps a step (B, I) or a whole sequence (B, T, I) alike, so `Dense` after a
+`return_sequences=True` recurrent layer is the many-to-many read-out (Keras' TimeDistributed(Dense)).
+"""
+
+import numpy as np
+
+from ..validation import check_array, check_feature_size
+from .base import Layer
+
+
+class Dense(Layer):
+    """y = x W^T + b with `weight` (units, in_features) and `bias` (units,), initialised as torch.nn.Linear:
+    uniform(-1/sqrt(in_features), 1/sqrt(in_features))."""
+
+    def __init__(self, units, use_bias=True, dtype="float32"):
+        super().__init__(dtype)
+        if not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"units must be a positive integer, got {units!r}.")
+        self.units = int(units)
+        self.use_bias = bool(use_bias)
+        self._x = None
+
+    def _create_params(self, input_shape, rng):
+        in_features = input_shape[-1]
+        bound = 1.0 / np.sqrt(in_features)
+        self.params["weight"] = rng.uniform(-bound, bound, (self.units, in_features))
+        if self.use_bias:
+            self.params["bias"] = rng.uniform(-bound, bound, (self.units,))
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x, training=False):
+        x = check_array(x, "x", ndim=(2, 3), dtype=self.dtype)
+        if not self.built:
+            self.build(x.shape[1:])
+        check_feature_size(x, self.input_shape[-1])
+        self._x = x                                       # (B, [T,] I), kept for dW
+        y = x @ self.params["weight"].T                   # (B, [T,] units)
+        if self.use_bias:
+            y += self.params["bias"]
+        return y
+
+    def backward(self, dy):
+        if self._x is None:
+            raise RuntimeError("Dense.backward called before forward.")
+        x2 = self._x.reshape(-1, self._x.shape[-1])      # (N, I), N = B [* T]
+        dy2 = np.asarray(dy, dtype=self.dtype).reshape(-1, self.units)  # (N, units)
+        np.matmul(dy2.T, x2, out=self.grads["weight"])    # dW = sum_n dy_n^T x_n
+        if self.use_bias:
+            np.sum(dy2, axis=0, out=self.grads["bias"])   # db = sum_n dy_n
+        return dy @ self.params["weight"]                 # dx = dy W

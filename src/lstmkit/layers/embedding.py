@@ -1,0 +1,56 @@
+"""Embedding lookup, torch.nn.Embedding's math: y[b, t] = W[x[b, t]] for integer token ids x."""
+
+import numpy as np
+
+from ..validation import check_array
+from .base import Layer
+
+
+class Embedding(Layer):
+    """A table `weight` (num_embeddings, embedding_dim), initialised N(0, 1) as in PyTorch; the row of
+    `padding_idx` (if given) starts at zero and never receives a gradient."""
+
+    takes_indices = True
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype="float32"):
+        super().__init__(dtype)
+        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+            raise ValueError(f"padding_idx must be in [-{num_embeddings}, {num_embeddings}), got {padding_idx}.")
+        self.num_embeddings = int(num_embeddings)
+        self.embedding_dim = int(embedding_dim)
+        self.padding_idx = None if padding_idx is None else int(padding_idx) % self.num_embeddings
+        self._ids = None
+
+    def _create_params(self, input_shape, rng):
+        weight = rng.standard_normal((self.num_embeddings, self.embedding_dim))
+        if self.padding_idx is not None:
+            weight[self.padding_idx] = 0.0
+        self.params["weight"] = weight
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape) + (self.embedding_dim,)
+
+    def forward(self, x, training=False):
+        ids = check_array(x, "x", ndim=(1, 2), allow_int=True)
+        if not self.built:
+            self.build(ids.shape[1:])
+        if ids.min() < 0 or ids.max() >= self.num_embeddings:
+            bad = ids[(ids < 0) | (ids >= self.num_embeddings)].flat[0]
+            raise ValueError(f"x holds token id {bad}, outside [0, {self.num_embeddings}); "
+                             f"num_embeddings must exceed the largest id.")
+        self._ids = ids                                    # (B, [T])
+        return self.params["weight"][ids]                  # (B, [T,] E)
+
+    def backward(self, dy):
+        """dW[v] = sum of dy over the positions holding id v; token ids have no gradient, so this returns None."""
+        if self._ids is None:
+            raise RuntimeError("Embedding.backward called before forward.")
+        dW = self.grads["weight"]
+        dW.fill(0.0)
+        np.add.at(dW, self._ids.ravel(), np.asarray(dy, dtype=self.dtype).reshape(-1, self.embedding_dim))
+        if self.padding_idx is not None:
+            dW[self.padding_idx] = 0.0
+        return None

@@ -1,0 +1,279 @@
+"""The recurrent driver: the one time loop shared by every cell (Elman RNN, LSTM, GRU).
+
+It owns stacking (`num_layers`), directions (`bidirectional`), dropout between layers, `return_sequences`,
+`return_state`, initial states, masking, and the two GEMMs over all steps of DESIGN.md section 2: the input
+projection `Xp = x W_ih^T + b_ih` before the loop and the weight gradients `dW_ih = sum_t dXp_t^T x_t`,
+`dW_hh = sum_t dA_t^T h_{t-1}` after it. A cell subclass supplies the number of gate blocks `G`, the names of its
+state vectors `STATES`, a record for what its step keeps, and a mirrored pair `step_forward` / `step_backward`
+that do only the point-wise work of one step, given `xp = W_ih x_t + b_ih` and `a = W_hh h_{t-1} + b_hh`.
+
+Dimension letters: B batch, T time, I input features, H hidden units, G gate blocks, L layers, D directions.
+Inside the driver arrays are time-major, (T, B, ...), so that a step is a contiguous slice; the backward
+direction runs the same loop over the time-reversed sequence.
+
+Masking (`mask[b, t]` False on padded steps): a masked step leaves the state unchanged and outputs zeros,
+`state_t = m * cand_t + (1 - m) * state_{t-1}`, `y_t = m * h_cand_t`, which is what PyTorch's packed sequences
+give for right-padded batches; the backward direction then starts at each sequence's last real step.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..validation import check_array, check_feature_size
+from .base import Layer
+
+
+class Sweep(NamedTuple):
+    """What the forward pass of one layer in one direction keeps for backward (time-major, processing order)."""
+    x: np.ndarray          # (T, B, I_k) the layer's input
+    states: tuple          # per state vector, (T+1, B, H): the carried states s_0 .. s_T (after masking)
+    record: tuple          # the cell's own record of step internals
+    mask: np.ndarray       # (T, B, 1) float 0/1, or None
+
+
+class ForwardCache(NamedTuple):
+    sweeps: list           # L * D Sweeps, index k * D + d
+    dropout_keep: list     # L - 1 inverted-dropout masks (T, B, D*H), or [] outside training
+    batch_time: tuple      # (B, T)
+    initial_state_given: bool
+
+
+class Recurrent(Layer):
+    """Base of the recurrent layers; see the module docstring. Subclasses set `G`, `STATES` and implement
+    `new_record`, `step_forward`, `step_backward` (and may extend `_create_params`)."""
+
+    G = None
+    STATES = ("h",)
+    SEPARATE_RECURRENT_GRAD = False   # True when dL/da differs from dL/dxp (GRU's r * (W_hn h + b_hn))
+
+    def __init__(self, hidden_size, num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
+                 return_state=False, dtype="float32"):
+        super().__init__(dtype)
+        for name, value in (("hidden_size", hidden_size), ("num_layers", num_layers)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        self.hidden_size = int(hidden_size)
+        self.num_layers = int(num_layers)
+        self.bidirectional = bool(bidirectional)
+        self.dropout = float(dropout)
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.dinitial_state = None
+        self._cache = None
+
+    # ---- parameters -------------------------------------------------------------------------------------------
+    @property
+    def num_directions(self):
+        return 2 if self.bidirectional else 1
+
+    @staticmethod
+    def suffix(k, d):
+        """PyTorch's parameter-name suffix for layer k, direction d: `_l0`, `_l0_reverse`, ..."""
+        return f"_l{k}" + ("_reverse" if d else "")
+
+    def _create_params(self, input_shape, rng):
+        H, G, D = self.hidden_size, self.G, self.num_directions
+        bound = 1.0 / np.sqrt(H)                           # PyTorch: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
+        for k in range(self.num_layers):
+            in_size = input_shape[-1] if k == 0 else D * H
+            for d in range(D):
+                s = self.suffix(k, d)
+                self.params["weight_ih" + s] = rng.uniform(-bound, bound, (G * H, in_size))
+                self.params["weight_hh" + s] = rng.uniform(-bound, bound, (G * H, H))
+                self.params["bias_ih" + s] = rng.uniform(-bound, bound, (G * H,))
+                self.params["bias_hh" + s] = rng.uniform(-bound, bound, (G * H,))
+
+    def output_shape(self, input_shape):
+        T = input_shape[0]
+        width = self.num_directions * self.hidden_size
+        return (T, width) if self.return_sequences else (width,)
+
+    # ---- forward ----------------------------------------------------------------------------------------------
+    def forward(self, x, initial_state=None, mask=None, training=False):
+        """x (B, T, I) -> output (B, T, D*H) with return_sequences, else (B, D*H) (the final hidden states of
+        the top layer, both directions concatenated); with return_state also the PyTorch-shaped final states."""
+        x = check_array(x, "x", ndim=3, dtype=self.dtype)
+        if not self.built:
+            self.build(x.shape[1:])
+        check_feature_size(x, self.input_shape[-1])
+        B, T, _ = x.shape
+        L, D, H = self.num_layers, self.num_directions, self.hidden_size
+        state0 = self._check_initial_state(initial_state, B)      # per state vector, (L*D, B, H)
+        m = self._check_mask(mask, B, T)                           # (T, B, 1) or None
+        finals = tuple(np.empty((L * D, B, H), self.dtype) for _ in self.STATES)
+        sweeps, keep_masks = [], []
+        inp = x.transpose(1, 0, 2)                                 # (T, B, I)
+        for k in range(L):
+            outs = []
+            for d in range(D):
+                s = k * D + d
+                sweep, y = self._sweep_forward(k, d, inp[::-1] if d else inp,
+                                               tuple(s0[s] for s0 in state0),
+                                               None if m is None else (m[::-1] if d else m))
+                sweeps.append(sweep)
+                for final, states in zip(finals, sweep.states):
+                    final[s] = states[-1]
+                outs.append(y[::-1] if d else y)
+            inp = np.concatenate(outs, axis=-1) if D > 1 else outs[0]   # (T, B, D*H)
+            if training and self.dropout > 0.0 and k < L - 1:
+                keep = (self.rng.random(inp.shape) >= self.dropout).astype(self.dtype) / (1.0 - self.dropout)
+                keep_masks.append(keep)
+                inp = inp * keep
+        self._cache = ForwardCache(sweeps, keep_masks, (B, T), initial_state is not None)
+        if self.return_sequences:
+            out = np.ascontiguousarray(inp.transpose(1, 0, 2))     # (B, T, D*H)
+        else:
+            out = np.concatenate([finals[0][(L - 1) * D + d] for d in range(D)], axis=-1)   # (B, D*H)
+        if not self.return_state:
+            return out
+        return out, (finals[0] if len(finals) == 1 else finals)
+
+    def _sweep_forward(self, k, d, x, state0, m):
+        """Run one layer in one direction over x (T, B, I_k) in processing order; return its Sweep and outputs."""
+        s = self.suffix(k, d)
+        W_ih, W_hh = self.params["weight_ih" + s], self.params["weight_hh" + s]
+        b_ih, b_hh = self.params["bias_ih" + s], self.params["bias_hh" + s]
+        T, B, _ = x.shape
+        H = self.hidden_size
+        Xp = x @ W_ih.T + b_ih                                     # (T, B, G*H) input projection, one GEMM
+        a = np.empty((B, self.G * H), self.dtype)                  # W_hh h_{t-1} + b_hh, reused every step
+        states = tuple(np.empty((T + 1, B, H), self.dtype) for _ in self.STATES)
+        for states_k, s0 in zip(states, state0):
+            states_k[0] = s0
+        record = self.new_record(T, B)
+        y = states[0][1:] if m is None else np.empty((T, B, H), self.dtype)
+        for t in range(T):
+            prev = tuple(states_k[t] for states_k in states)
+            np.matmul(prev[0], W_hh.T, out=a)
+            a += b_hh
+            cand = self.step_forward(record, t, Xp[t], a, prev)
+            if m is None:
+                for states_k, c in zip(states, cand):
+                    states_k[t + 1] = c
+            else:
+                np.multiply(cand[0], m[t], out=y[t])
+                for states_k, c, p in zip(states, cand, prev):
+                    states_k[t + 1] = p + m[t] * (c - p)
+        return Sweep(x, states, record, m), y
+
+    # ---- backward ---------------------------------------------------------------------------------------------
+    def backward(self, dout):
+        """Backpropagation through time. `dout` is the gradient of the output (an array) or, with return_state,
+        either that array alone or a tuple shaped like forward's return value (None entries count as zeros).
+        Fills `grads`, sets `dinitial_state` (shaped like the initial_state given, or None) and returns dx."""
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward.")
+        cache = self._cache
+        B, T = cache.batch_time
+        L, D, H = self.num_layers, self.num_directions, self.hidden_size
+        dy, dfinal = self._split_dout(dout, B)
+        if dy is None:
+            dy = np.zeros((B, T, D * H) if self.return_sequences else (B, D * H), self.dtype)
+        if self.return_sequences:
+            dinp = np.ascontiguousarray(np.asarray(dy, self.dtype).transpose(1, 0, 2))   # (T, B, D*H)
+        else:
+            dinp = np.zeros((T, B, D * H), self.dtype)
+            for d in range(D):
+                dfinal[0][(L - 1) * D + d] += dy[:, d * H:(d + 1) * H]
+        dstate0 = tuple(np.empty((L * D, B, H), self.dtype) for _ in self.STATES)
+        for k in reversed(range(L)):
+            if k < L - 1 and cache.dropout_keep:
+                dinp = dinp * cache.dropout_keep[k]
+            dx = None
+            for d in range(D):
+                s = k * D + d
+                dy_d = dinp[..., d * H:(d + 1) * H]
+                dx_d, d0 = self._sweep_backward(k, d, cache.sweeps[s], dy_d[::-1] if d else dy_d,
+                                                tuple(df[s] for df in dfinal))
+                dx_d = dx_d[::-1] if d else dx_d
+                dx = dx_d if dx is None else dx + dx_d
+                for ds0, g in zip(dstate0, d0):
+                    ds0[s] = g
+            dinp = dx
+        if cache.initial_state_given:
+            self.dinitial_state = dstate0[0] if len(dstate0) == 1 else dstate0
+        else:
+            self.dinitial_state = None
+        return np.ascontiguousarray(dinp.transpose(1, 0, 2))          # (B, T, I)
+
+    def _sweep_backward(self, k, d, sweep, dy, dstate_T):
+        """BPTT through one layer and direction: dy (T, B, H) on its outputs, dstate_T on its final states.
+        Returns dx (T, B, I_k) and the gradients of the initial states; writes this sweep's weight gradients."""
+        s = self.suffix(k, d)
+        W_ih, W_hh = self.params["weight_ih" + s], self.params["weight_hh" + s]
+        T, B, I_k = sweep.x.shape
+        H, GH = self.hidden_size, self.G * self.hidden_size
+        m = sweep.mask
+        dXp = np.empty((T, B, GH), self.dtype)                     # dL / d(W_ih x_t + b_ih)
+        dA = np.empty((T, B, GH), self.dtype) if self.SEPARATE_RECURRENT_GRAD else dXp   # dL / d(W_hh h + b_hh)
+        dstate = tuple(np.array(g, dtype=self.dtype) for g in dstate_T)   # dL / d(carried state at t)
+        for t in reversed(range(T)):
+            prev = tuple(states_k[t] for states_k in sweep.states)
+            dh = dstate[0] + dy[t]
+            if m is None:
+                dcand = (dh,) + dstate[1:]
+            else:
+                dcand = (dh * m[t],) + tuple(g * m[t] for g in dstate[1:])
+            dprev = list(self.step_backward(sweep.record, t, dcand, prev, dXp[t], dA[t]))
+            dh_prev = dA[t] @ W_hh                                 # dh_{t-1} = dA_t W_hh
+            dprev[0] = dh_prev if dprev[0] is None else dh_prev + dprev[0]
+            if m is not None:                                      # masked steps pass the state gradient through
+                dprev = [dp + g * (1.0 - m[t]) for dp, g in zip(dprev, dstate)]
+            dstate = tuple(dprev)
+        x2 = sweep.x.reshape(T * B, I_k)                           # (T*B, I_k)
+        h_prev = sweep.states[0][:-1].reshape(T * B, H)            # (T*B, H) h_0 .. h_{T-1}
+        dXp2, dA2 = dXp.reshape(T * B, GH), dA.reshape(T * B, GH)
+        np.matmul(dXp2.T, x2, out=self.grads["weight_ih" + s])     # dW_ih = sum_t dXp_t^T x_t
+        np.matmul(dA2.T, h_prev, out=self.grads["weight_hh" + s])  # dW_hh = sum_t dA_t^T h_{t-1}
+        np.sum(dXp2, axis=0, out=self.grads["bias_ih" + s])
+        np.sum(dA2, axis=0, out=self.grads["bias_hh" + s])
+        return dXp @ W_ih, dstate                                  # dx_t = dXp_t W_ih
+
+    # ---- argument checks --------------------------------------------------------------------------------------
+    def _state_form(self):
+        return "h_0" if len(self.STATES) == 1 else "(h_0, c_0)"
+
+    def _check_initial_state(self, initial_state, B):
+        shape = (self.num_layers * self.num_directions, B, self.hidden_size)
+        if initial_state is None:
+            return tuple(np.zeros(shape, self.dtype) for _ in self.STATES)
+        parts = (initial_state,) if len(self.STATES) == 1 else initial_state
+        if not isinstance(parts, (tuple, list)) or len(parts) != len(self.STATES):
+            raise ValueError(f"initial_state of {type(self).__name__} must be {self._state_form()}, "
+                             f"got {type(initial_state).__name__}.")
+        checked = []
+        for name, part in zip(self.STATES, parts):
+            arr = check_array(part, f"initial_state {name}_0", ndim=3, dtype=self.dtype)
+            if arr.shape != shape:
+                raise ValueError(f"initial_state {name}_0 must have shape (num_layers * num_directions, B, "
+                                 f"hidden_size) = {shape}, got {arr.shape}.")
+            checked.append(arr)
+        return tuple(checked)
+
+    def _check_mask(self, mask, B, T):
+        if mask is None:
+            return None
+        mask = np.asarray(mask)
+        if mask.shape != (B, T):
+            raise ValueError(f"mask must have shape (B, T) = {(B, T)}, got {mask.shape}.")
+        if mask.dtype != bool:
+            raise TypeError(f"mask must be a bool array (True on real steps), got dtype {mask.dtype}.")
+        return mask.T[:, :, None].astype(self.dtype)              # (T, B, 1)
+
+    def _split_dout(self, dout, B):
+        """Return the output gradient and per-state final-state gradients (fresh arrays, (L*D, B, H) each)."""
+        shape = (self.num_layers * self.num_directions, B, self.hidden_size)
+        dfinal = tuple(np.zeros(shape, self.dtype) for _ in self.STATES)
+        if not (self.return_state and isinstance(dout, (tuple, list))):
+            return dout, dfinal
+        if len(dout) != 2:
+            raise ValueError("dout must be (d_output, d_state), shaped like forward's return value.")
+        dy, dstate = dout
+        parts = (dstate,) if len(self.STATES) == 1 else (dstate if dstate is not None else (None,) * 2)
+        for target, part in zip(dfinal, parts):
+            if part is not None:
+                target += part
+        return dy, dfinal

@@ -1,0 +1,54 @@
+"""Checks at the public boundary: each failure is one ValueError/TypeError that names the argument, what was
+expected, what arrived and how to fix it (never an assert, never a raw NumPy error)."""
+
+import numpy as np
+
+FLOAT_DTYPES = ("float32", "float64")
+
+
+def check_dtype(dtype):
+    """Return the canonical name of a supported float dtype."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = str(dtype)
+    if name not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}.")
+    return name
+
+
+def check_array(x, name, ndim=None, dtype="float32", allow_int=False):
+    """Turn `x` into an ndarray of `dtype` (or of integers when `allow_int`), rejecting what would give a silent
+    wrong answer: non-numeric data, the wrong number of dimensions, an empty batch, NaN or inf."""
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a numeric array; could not convert it ({err}).") from None
+    if arr.dtype.kind in "OUSVMm":
+        raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}.")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(f"{d}D" for d in allowed)
+            raise ValueError(f"{name} must be a {want} array, got shape {arr.shape} ({arr.ndim}D).")
+    if arr.ndim and arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one sample.")
+    if allow_int:
+        if arr.dtype.kind not in "iu":
+            if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+                return arr.astype(np.int64)
+            raise TypeError(f"{name} must hold integer indices, got dtype {arr.dtype}.")
+        return arr.astype(np.int64, copy=False)
+    arr = arr.astype(dtype, copy=False)
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN or inf value(s); clean or impute the data first.")
+    return arr
+
+
+def check_feature_size(x, expected, name="x"):
+    """The last axis of `x` must match the size the layer was built with."""
+    if x.shape[-1] != expected:
+        raise ValueError(
+            f"{name} has {x.shape[-1]} features on its last axis, but the layer was built for {expected} "
+            f"(got shape {x.shape}). Reshape the data or build a new layer.")
