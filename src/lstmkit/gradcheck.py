@@ -91,3 +91,32 @@ def gradcheck(layer, x, initial_state=None, mask=None, training=False, eps=1e-6,
             num_flat[j] = (up - down) / (2 * eps)
         errors[name] = _relative_error(analytic, numeric)
     return GradcheckResult(errors, max(errors.values()))
+
+
+def check_all_layers(seed=0):
+    """Run gradcheck on a small instance of every layer type and option that changes the math; returns rows
+    (name, max relative error). Used by `lstmkit gradcheck`."""
+    from . import layers
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 4, 3))
+    mask = np.array([[True] * 4, [True, True, True, False]])
+    cases = [
+        ("Dense", layers.Dense(2), x, {}),
+        ("Embedding", layers.Embedding(6, 3), rng.integers(0, 6, (2, 4)), {}),
+        ("Dropout (training)", layers.Dropout(0.5), x, {"training": True}),
+        ("SimpleRNN tanh", layers.SimpleRNN(3, return_sequences=True), x, {}),
+        ("SimpleRNN relu", layers.SimpleRNN(3, nonlinearity="relu"), x, {}),
+        ("LSTM", layers.LSTM(3, return_sequences=True), x, {}),
+        ("LSTM 2 layers, bidirectional, dropout", layers.LSTM(3, num_layers=2, bidirectional=True, dropout=0.3),
+         x, {"training": True}),
+        ("LSTM masked, with states", layers.LSTM(3, return_state=True), x,
+         {"mask": mask, "initial_state": (rng.standard_normal((1, 2, 3)), rng.standard_normal((1, 2, 3)))}),
+        ("GRU", layers.GRU(3, return_sequences=True), x, {}),
+        ("GRU 2 layers, bidirectional, masked", layers.GRU(3, num_layers=2, bidirectional=True), x, {"mask": mask}),
+    ]
+    rows = []
+    for name, layer, inputs, kwargs in cases:
+        layer.build(np.shape(inputs)[1:], np.random.default_rng(seed))
+        rows.append((name, gradcheck(layer, inputs, seed=seed, **kwargs).max_error))
+    return rows

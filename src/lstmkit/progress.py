@@ -1,7 +1,10 @@
 """Terminal output with rich: the per-epoch progress bar of `fit` and the tables of `summary` and the CLI."""
 
+import io
+
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 
@@ -10,21 +13,22 @@ def _format(logs):
 
 
 class EpochProgress:
-    """One progress bar per epoch, advanced per batch with the running loss; a summary line per finished epoch.
-    Disabled (silent) when `enabled` is False."""
+    """One bar over the whole fit, advanced per batch: it shows the epoch, the running training loss and the
+    logs (loss, metrics, validation values) of the last finished epoch. Silent when `enabled` is False."""
 
     def __init__(self, epochs, batches, enabled=True, console=None):
         self.epochs, self.batches, self.enabled = epochs, batches, enabled
         self.console = console or Console(stderr=True)
         self._progress = None
         self._task = None
+        self._last = ""
 
     def __enter__(self):
         if self.enabled:
-            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                      TimeElapsedColumn(), TextColumn("{task.fields[logs]}"),
-                                      console=self.console, transient=True)
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                                      TextColumn("{task.fields[logs]}"), console=self.console)
             self._progress.__enter__()
+            self._task = self._progress.add_task("epoch", total=self.epochs * self.batches, logs="")
         return self
 
     def __exit__(self, *exc):
@@ -34,27 +38,26 @@ class EpochProgress:
 
     def start_epoch(self, epoch):
         if self._progress is not None:
-            self._epoch = epoch
-            self._task = self._progress.add_task(f"epoch {epoch + 1}/{self.epochs}", total=self.batches, logs="")
+            self._progress.update(self._task, description=f"epoch {epoch + 1}/{self.epochs}")
 
-    def advance(self, **logs):
+    def advance(self, loss):
         if self._progress is not None:
-            self._progress.update(self._task, advance=1, logs=_format(logs))
+            self._progress.update(self._task, advance=1, logs=f"loss {loss:.4g}  {self._last}")
 
     def end_epoch(self, logs):
         if self._progress is not None:
-            self._progress.remove_task(self._task)
-            self._progress.console.print(f"epoch {self._epoch + 1}/{self.epochs}  {_format(logs)}")
+            self._last = "| " + _format(logs)
+            self._progress.update(self._task, logs=self._last)
 
 
 def render_table(title, columns, rows, print_fn=None):
     """Print a table (to the terminal, or through `print_fn`) and return it as plain text."""
-    table = Table(title=title)
+    table = Table(title=escape(title))
     for i, name in enumerate(columns):
-        table.add_column(name, justify="left" if i == 0 else "right")
+        table.add_column(escape(name), justify="left" if i == 0 else "right")
     for row in rows:
-        table.add_row(*map(str, row))
-    console = Console(width=100, record=True, file=open("/dev/null", "w") if print_fn else None)
+        table.add_row(*(escape(str(cell)) for cell in row))
+    console = Console(width=100, record=True, file=io.StringIO() if print_fn else None)
     console.print(table)
     text = console.export_text()
     if print_fn is not None:

@@ -1,0 +1,215 @@
+"""The forecasting job behind `lstmkit train`: fit a recurrent forecaster to a univariate series and score it on
+its last `test_size` values against the seasonal-naive and persistence forecasts.
+
+Preprocessing, fitted on the training part only: with `log`, f(y) = log y (a multiplicative seasonal series such
+as the airline passengers becomes additive); with `season` s > 0 the network sees the seasonal difference
+`z_t = f(y_t) - f(y_{t-s})` (for the airline series: the year-on-year growth rate) and predicts its next
+`horizon` values; a forecast is mapped back by `f(y_t) = z_t + f(y_{t-s})`, using forecasts for f(y_{t-s}) when
+the forecast reaches beyond one season. `z` is standardised with statistics of the training part.
+
+Test points are forecast from a rolling origin: the origin starts at the last value before the test part and
+moves `horizon` steps at a time, each forecast made from the true values up to its origin (with horizon 1: every
+test value is forecast from the true values before it).
+"""
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from . import layers, optim
+from .data import StandardScaler, load_csv, load_dataset, scaler_from_dict, sliding_windows
+from .model import EarlyStopping, Sequential
+
+CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
+
+
+def _opt(default, help, **kw):
+    """A config field whose help text is shared by the CLI and the docs."""
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class ForecastConfig:
+    """Every setting of the forecasting job; `lstmkit train --help` is generated from these fields."""
+    data: str = _opt(None, "CSV file with the series (default: the shipped airline-passengers series)")
+    column: str = _opt(None, "numeric column of the CSV to forecast (default: the only numeric column)")
+    fill: str = _opt(None, "how to treat missing/NaN values: reject them (default) or 'interpolate'",
+                     choices=("interpolate",))
+    cell: str = _opt("lstm", "recurrent cell", choices=tuple(CELLS))
+    hidden: int = _opt(32, "hidden units per layer")
+    layers: int = _opt(1, "stacked recurrent layers")
+    bidirectional: bool = _opt(False, "run each recurrent layer in both directions")
+    window: int = _opt(12, "past steps the network sees")
+    horizon: int = _opt(1, "future steps forecast at once")
+    test_size: int = _opt(36, "last values held out for the test")
+    val_size: int = _opt(12, "values before the test part used for early stopping")
+    season: int = _opt(12, "seasonal period: the network models f(y_t) - f(y_{t-season}); 0 turns it off; "
+                           "the seasonal-naive baseline is y_t = y_{t-season} (12 when off)")
+    log: bool = _opt(True, "model log(y) (needs positive values); --no-log models y itself")
+    epochs: int = _opt(300, "maximum training epochs")
+    patience: int = _opt(50, "stop after this many epochs without a better validation loss")
+    batch_size: int = _opt(16, "mini-batch size")
+    lr: float = _opt(3e-3, "Adam learning rate")
+    forget_bias: float = _opt(1.0, "initial forget-gate bias of LSTM cells")
+    seed: int = _opt(0, "random seed (weights, batches): the same seed gives the same run")
+
+    def validate(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type is int and (not isinstance(value, (int, np.integer)) or isinstance(value, bool)):
+                raise ValueError(f"{f.name} must be an integer, got {value!r}.")
+            if "choices" in f.metadata and value is not None and value not in f.metadata["choices"]:
+                raise ValueError(f"{f.name} must be one of {', '.join(f.metadata['choices'])}; got {value!r}.")
+        for name in ("hidden", "layers", "window", "horizon", "test_size", "epochs", "batch_size", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if self.season < 0 or self.val_size < 0:
+            raise ValueError("season and val_size must be >= 0.")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"lr must be positive, got {self.lr}.")
+        return self
+
+
+class Transform:
+    """y <-> z: the log and seasonal difference of the module docstring, with the standardisation of z."""
+
+    def __init__(self, log, season, scaler=None):
+        self.log, self.season, self.scaler = log, season, scaler
+
+    def f(self, y):
+        return np.log(y) if self.log else np.asarray(y, dtype=np.float64)
+
+    def f_inverse(self, fy):
+        return np.exp(fy) if self.log else fy
+
+    def z(self, fy):
+        """z_t = f(y_t) - f(y_{t-s}) for t >= s (the first s values have no z), or f(y_t) itself when s = 0."""
+        return fy[self.season:] - fy[:-self.season] if self.season else fy
+
+    def to_dict(self):
+        return {"log": self.log, "season": self.season, "scaler": self.scaler.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(bool(d["log"]), int(d["season"]), scaler_from_dict(d["scaler"]))
+
+
+def forecast(model, transform, window, y_known, steps):
+    """Forecast `steps` values after the series `y_known`, `horizon` values per network call, feeding forecasts
+    back in (recursively) when `steps` exceeds the horizon."""
+    fy = list(transform.f(np.asarray(y_known, dtype=np.float64)))
+    s = transform.season
+    start = len(fy)
+    while len(fy) - start < steps:
+        z_window = transform.z(np.asarray(fy))[-window:]                       # (window,)
+        x = transform.scaler.transform(z_window)[None, :, None]               # (1, window, 1)
+        z_next = transform.scaler.inverse_transform(model.predict(x)[0])      # (horizon,)
+        for z in z_next:
+            fy.append(z + (fy[len(fy) - s] if s else 0.0))
+    return transform.f_inverse(np.asarray(fy[start:start + steps]))
+
+
+@dataclass
+class ForecastRun:
+    config: ForecastConfig
+    model: Sequential
+    history: dict
+    dates: list
+    y: np.ndarray
+    test_start: int
+    test_forecast: np.ndarray
+    metrics: dict
+    transform: Transform
+
+    def model_metadata(self):
+        return {"task": "forecast", "config": asdict(self.config), "transform": self.transform.to_dict(),
+                "column": self.metrics["column"]}
+
+
+def _scores(pred, truth):
+    err = pred - truth
+    return float(np.sqrt(np.mean(err ** 2))), float(np.mean(np.abs(err)))
+
+
+def load_series(cfg):
+    if cfg.data is None:
+        series = load_dataset("airline-passengers")
+        if cfg.column not in (None, series.name):
+            raise ValueError(f"the shipped airline-passengers series has no column {cfg.column!r}; "
+                             f"available columns: {series.name!r}.")
+        return series
+    return load_csv(cfg.data, column=cfg.column, fill=cfg.fill)
+
+
+def train_forecaster(cfg, series=None, verbose=True):
+    """Run the whole job of the module docstring; returns a ForecastRun (nothing is written to disk)."""
+    cfg.validate()
+    series = load_series(cfg) if series is None else series
+    y = series.values
+    n, s, w, h = len(y), cfg.season, cfg.window, cfg.horizon
+    test_start = n - cfg.test_size
+    val_start = test_start - cfg.val_size
+    baseline_lag = s or 12
+    if cfg.log and np.any(y <= 0):
+        raise ValueError(f"the series has values <= 0, so log cannot be taken; rerun with --no-log.")
+    min_train = s + w + h + max(cfg.batch_size, 8)
+    if val_start < min_train or test_start <= baseline_lag:
+        raise ValueError(f"the series has {n} values: too short for test_size={cfg.test_size}, "
+                         f"val_size={cfg.val_size}, window={w}, horizon={h}, season={s} (the training part needs "
+                         f"at least {min_train} values); use a longer series or smaller settings.")
+
+    fy = Transform(cfg.log, s).f(y)
+    transform = Transform(cfg.log, s)
+    transform.scaler = StandardScaler().fit(transform.z(fy[:val_start]))
+    zs = transform.scaler.transform(transform.z(fy))            # z_t for t = s .. n-1, scaled
+    X, Y = sliding_windows(zs, w, h)                             # X[m] = zs[m:m+w], Y[m] = zs[m+w:m+w+h]
+    first_target = s + w + np.arange(len(X))                     # series index of Y[m, 0]
+    last_target = first_target + h - 1
+    train = last_target < val_start
+    val = (first_target >= val_start) & (last_target < test_start)
+
+    Cell = CELLS[cfg.cell]
+    cell_args = {"forget_bias": cfg.forget_bias} if cfg.cell == "lstm" else {}
+    model = Sequential([Cell(cfg.hidden, num_layers=cfg.layers, bidirectional=cfg.bidirectional, **cell_args),
+                        layers.Dense(h)], seed=cfg.seed)
+    model.compile(loss="mse", optimizer=optim.Adam(lr=cfg.lr, clipnorm=1.0))
+    started = time.perf_counter()
+    fit_args = {}
+    if val.any():
+        fit_args = {"validation_data": (X[val], Y[val]), "early_stopping": EarlyStopping(patience=cfg.patience)}
+    history = model.fit(X[train], Y[train], epochs=cfg.epochs, batch_size=min(cfg.batch_size, int(train.sum())),
+                        verbose=verbose, **fit_args)
+    train_seconds = time.perf_counter() - started
+
+    test_forecast = np.concatenate([
+        forecast(model, transform, w, y[:origin], min(h, n - origin)) for origin in range(test_start, n, h)])
+    truth = y[test_start:]
+    test_rmse, test_mae = _scores(test_forecast, truth)
+    base_rmse, base_mae = _scores(y[test_start - baseline_lag:n - baseline_lag], truth)
+    pers_rmse, pers_mae = _scores(y[test_start - 1:n - 1], truth)
+    metrics = {"test_rmse": test_rmse, "test_mae": test_mae, "baseline_rmse": base_rmse, "baseline_mae": base_mae,
+               "persistence_rmse": pers_rmse, "persistence_mae": pers_mae, "test_points": int(cfg.test_size),
+               "baseline": f"seasonal naive y[t] = y[t-{baseline_lag}]", "persistence": "y[t] = y[t-1]",
+               "epochs_run": len(history.epoch), "train_seconds": round(train_seconds, 3),
+               "parameters": model.count_params(), "series": series.source, "column": series.name}
+    return ForecastRun(cfg, model, history.history, series.dates, y, test_start, test_forecast, metrics, transform)
+
+
+def write_run(run, out):
+    """Write a run folder: model.lstmkit, metrics.json (with the config), forecast.png, history.png."""
+    import json
+    import os
+
+    from .plots import plot_forecast, plot_history
+
+    os.makedirs(out, exist_ok=True)
+    run.model.save(os.path.join(out, "model.lstmkit"), metadata=run.model_metadata())
+    with open(os.path.join(out, "metrics.json"), "w") as f:
+        json.dump({**run.metrics, "config": asdict(run.config)}, f, indent=2)
+    lag = run.config.season or 12
+    plot_forecast(os.path.join(out, "forecast.png"), run.y, run.test_start, run.test_forecast, run.dates,
+                  title=f"{run.config.cell.upper()} forecast of {run.metrics['column']}: test RMSE "
+                        f"{run.metrics['test_rmse']:.2f} (seasonal naive {run.metrics['baseline_rmse']:.2f})",
+                  baseline=run.y[run.test_start - lag:len(run.y) - lag])
+    plot_history(os.path.join(out, "history.png"), run.history, title=f"{run.config.cell.upper()} training loss")

@@ -1,0 +1,213 @@
+"""lk.interop: round trips between PyTorch modules and lstmkit layers, batch_first=False modules, copies not views,
+and a clear error for every unsupported module, option or dtype. Numerical parity lives in test_parity_torch.py."""
+
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+from lstmkit import layers  # noqa: E402
+from lstmkit.interop import from_torch, to_torch  # noqa: E402
+
+MODULES = {
+    "Linear": lambda dt: nn.Linear(4, 3, dtype=dt),
+    "Linear-nobias": lambda dt: nn.Linear(4, 3, bias=False, dtype=dt),
+    "Embedding": lambda dt: nn.Embedding(9, 4, dtype=dt),
+    "Embedding-pad": lambda dt: nn.Embedding(9, 4, padding_idx=-2, dtype=dt),
+    "RNN-tanh": lambda dt: nn.RNN(4, 5, dtype=dt),
+    "RNN-relu-L2-bi": lambda dt: nn.RNN(4, 5, num_layers=2, nonlinearity="relu", bidirectional=True, dtype=dt),
+    "LSTM": lambda dt: nn.LSTM(4, 5, batch_first=True, dtype=dt),
+    "LSTM-L3-bi-dropout": lambda dt: nn.LSTM(4, 5, num_layers=3, bidirectional=True, dropout=0.25, dtype=dt),
+    "GRU-L2": lambda dt: nn.GRU(4, 5, num_layers=2, batch_first=True, dtype=dt),
+    "GRU-bi": lambda dt: nn.GRU(4, 5, bidirectional=True, dtype=dt),
+}
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def sample_input(module, rng, dtype):
+    """A batch for `module` in its own layout: token ids, (B, I), or (B, T, I) / (T, B, I) by batch_first."""
+    if isinstance(module, nn.Embedding):
+        return torch.from_numpy(rng.integers(0, module.num_embeddings, (3, 6)))
+    if isinstance(module, nn.Linear):
+        return torch.from_numpy(rng.standard_normal((3, module.in_features)).astype(dtype))
+    return torch.from_numpy(rng.standard_normal((3, 6, module.input_size)).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES))
+@pytest.mark.parametrize("name", list(MODULES))
+def test_round_trip_from_torch_to_torch(name, dtype):
+    """from_torch then to_torch: the same state_dict (keys, dtypes, values bit for bit) and the same outputs."""
+    torch.manual_seed(0)
+    module = MODULES[name](DTYPES[dtype]).eval()
+    layer = from_torch(module)
+    assert layer.built and layer.dtype == dtype
+    back = to_torch(layer).eval()
+    assert type(back) is type(module)
+
+    sd, sd_back = module.state_dict(), back.state_dict()
+    assert list(sd) == list(sd_back)
+    for key in sd:
+        assert sd_back[key].dtype == sd[key].dtype
+        assert torch.equal(sd_back[key], sd[key]), key
+
+    x = sample_input(module, np.random.default_rng(0), dtype)
+    with torch.no_grad():
+        if isinstance(module, nn.RNNBase):
+            assert back.batch_first
+            assert back.dropout == module.dropout
+            assert (back.num_layers, back.bidirectional) == (module.num_layers, module.bidirectional)
+            x_back = x if module.batch_first else x.transpose(0, 1)
+            out, state = module(x)
+            out_back, state_back = back(x_back)
+            assert torch.equal(out_back, out if module.batch_first else out.transpose(0, 1))
+            for s, s_back in zip(state if isinstance(state, tuple) else (state,),
+                                 state_back if isinstance(state_back, tuple) else (state_back,)):
+                assert torch.equal(s_back, s)
+        else:
+            assert torch.equal(back(x), module(x))
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES))
+def test_round_trip_from_lstmkit(dtype):
+    """to_torch then from_torch gives back the same parameters and configuration."""
+    rng = np.random.default_rng(0)
+    built = [
+        layers.Dense(3, dtype=dtype).build((4,), rng),
+        layers.Dense(3, use_bias=False, dtype=dtype).build((4,), rng),
+        layers.Embedding(8, 3, padding_idx=1, dtype=dtype).build((None,), rng),
+        layers.SimpleRNN(5, num_layers=2, nonlinearity="relu", dtype=dtype).build((None, 4), rng),
+        layers.LSTM(5, num_layers=2, bidirectional=True, dropout=0.3, forget_bias=1.0, dtype=dtype).build((None, 4),
+                                                                                                          rng),
+        layers.GRU(5, bidirectional=True, dtype=dtype).build((None, 4), rng),
+    ]
+    for layer in built:
+        again = from_torch(to_torch(layer))
+        assert type(again) is type(layer)
+        assert again.dtype == dtype
+        assert list(again.params) == list(layer.params)
+        for key, value in layer.params.items():
+            assert again.params[key].dtype == value.dtype
+            np.testing.assert_array_equal(again.params[key], value, err_msg=key)
+        # forget_bias is an initialiser, not a weight; return_sequences has no torch counterpart
+        skip = ("forget_bias", "return_sequences")
+        config = {k: v for k, v in layer.get_config().items() if k not in skip}
+        assert {k: v for k, v in again.get_config().items() if k not in skip} == config
+
+
+def test_to_torch_module_settings_and_outputs():
+    """to_torch builds batch_first=True, in the layer's dtype, in torch's default train mode; in eval mode its
+    output equals the layer's forward."""
+    rng = np.random.default_rng(1)
+    layer = layers.LSTM(5, num_layers=2, dropout=0.2, return_sequences=True, dtype="float64").build((None, 4), rng)
+    module = to_torch(layer)
+    assert isinstance(module, nn.LSTM)
+    assert module.batch_first and module.training and module.dropout == 0.2
+    assert module.weight_ih_l0.dtype == torch.float64
+    x = rng.standard_normal((2, 7, 4))
+    with torch.no_grad():
+        out, _ = module.eval()(torch.from_numpy(x))
+    np.testing.assert_allclose(layer.forward(x), out.numpy(), rtol=0, atol=1e-12)
+
+
+def test_recurrent_defaults_follow_torch():
+    """A converted recurrent module returns the whole sequence by default, and no state unless asked."""
+    module = nn.GRU(4, 5, bidirectional=True)
+    layer = from_torch(module)
+    assert layer.return_sequences and not layer.return_state
+    x = np.zeros((2, 7, 4), np.float32)
+    assert layer.forward(x).shape == (2, 7, 10)
+    layer = from_torch(module, return_sequences=False, return_state=True)
+    out, h_n = layer.forward(x)
+    assert out.shape == (2, 10) and h_n.shape == (2, 2, 5)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_batch_first_false_module_with_transposed_input(kind):
+    """A batch_first=False module converts as is; fed its input transposed to (B, T, I), the layer gives the
+    module's outputs transposed and the same final states."""
+    torch.manual_seed(0)
+    module = getattr(nn, kind)(4, 5, num_layers=2, bidirectional=True, dtype=torch.float64)
+    assert not module.batch_first
+    layer = from_torch(module, return_state=True)
+    x_tbi = np.random.default_rng(0).standard_normal((7, 3, 4))          # (T, B, I), the module's layout
+    with torch.no_grad():
+        out_t, state_t = module(torch.from_numpy(x_tbi))
+    out, state = layer.forward(x_tbi.transpose(1, 0, 2))                # (B, T, I) for lstmkit
+    np.testing.assert_allclose(out, out_t.numpy().transpose(1, 0, 2), rtol=0, atol=1e-12)
+    for s, s_t in zip(state if kind == "LSTM" else (state,), state_t if kind == "LSTM" else (state_t,)):
+        np.testing.assert_allclose(s, s_t.numpy(), rtol=0, atol=1e-12)
+
+
+def test_conversions_copy_weights_not_share_them():
+    module = nn.LSTM(3, 4)
+    layer = from_torch(module)
+    before = layer.params["weight_hh_l0"].copy()
+    with torch.no_grad():
+        module.weight_hh_l0.add_(1.0)
+    np.testing.assert_array_equal(layer.params["weight_hh_l0"], before)
+
+    back = to_torch(layer)
+    layer.params["bias_ih_l0"][:] += 1.0                                # in place, as the contract allows
+    assert not torch.equal(back.bias_ih_l0, torch.from_numpy(layer.params["bias_ih_l0"]))
+
+
+# ---- errors ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("module,fragment", [
+    (nn.LSTM(4, 5, proj_size=3), "proj_size=3"),
+    (nn.LSTM(4, 5, bias=False), "bias=False is not supported yet"),
+    (nn.GRU(4, 5, bias=False), "bias=False is not supported yet"),
+    (nn.RNN(4, 5, bias=False), "bias=False is not supported yet"),
+    (nn.Embedding(6, 3, max_norm=1.0), "max_norm=1.0"),
+    (nn.Embedding(6, 3, sparse=True), "sparse=True"),
+    (nn.Embedding(6, 3, scale_grad_by_freq=True), "scale_grad_by_freq=True"),
+    (nn.Conv1d(4, 5, 3), "cannot convert Conv1d: supported modules are nn.Linear, nn.RNN, nn.LSTM, nn.GRU"),
+    (nn.Sequential(nn.Linear(2, 2)), "cannot convert Sequential"),
+    (nn.LSTMCell(4, 5), "cannot convert LSTMCell"),
+    (nn.RNNBase("LSTM", 4, 5), "a bare nn.RNNBase"),
+    (nn.LSTM(4, 5).half(), "parameters are float16"),
+    (nn.Linear(4, 5).to(torch.bfloat16), "parameters are bfloat16"),
+    (nn.ReLU(), "found no parameters"),
+], ids=lambda v: v if isinstance(v, str) else type(v).__name__)
+def test_from_torch_unsupported(module, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        from_torch(module)
+
+
+def test_from_torch_mixed_dtypes():
+    module = nn.Linear(4, 5)
+    module.bias.data = module.bias.data.double()
+    with pytest.raises(ValueError, match="must all be float32 or all float64, found float32, float64"):
+        from_torch(module)
+
+
+def test_from_torch_rejects_non_modules_and_recurrent_options_elsewhere():
+    with pytest.raises(TypeError, match="must be a torch.nn.Module"):
+        from_torch(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="apply to recurrent modules"):
+        from_torch(nn.Linear(4, 5), return_sequences=False)
+    with pytest.raises(ValueError, match="apply to recurrent modules"):
+        from_torch(nn.Embedding(4, 5), return_state=True)
+
+
+def test_to_torch_unsupported():
+    with pytest.raises(ValueError, match="not built yet"):
+        to_torch(layers.LSTM(5))
+    with pytest.raises(ValueError, match="cannot convert Dropout to PyTorch: supported layers are Dense"):
+        to_torch(layers.Dropout(0.5).build((3,)))
+
+    class VariantLSTM(layers.LSTM):                  # a variant with other equations must not pass as nn.LSTM
+        pass
+
+    with pytest.raises(ValueError, match="cannot convert VariantLSTM"):
+        to_torch(VariantLSTM(5).build((None, 3)))
+
+
+def test_missing_torch_gives_import_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)            # makes `import torch` raise ImportError
+    with pytest.raises(ImportError, match=r"lk.interop needs PyTorch: pip install torch"):
+        from_torch(object())
+    with pytest.raises(ImportError, match=r"lk.interop needs PyTorch: pip install torch"):
+        to_torch(layers.Dense(2))
