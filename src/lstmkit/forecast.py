@@ -152,7 +152,7 @@ def train_forecaster(cfg, series=None, verbose=True):
     val_start = test_start - cfg.val_size
     baseline_lag = s or 12
     if cfg.log and np.any(y <= 0):
-        raise ValueError(f"the series has values <= 0, so log cannot be taken; rerun with --no-log.")
+        raise ValueError("the series has values <= 0, so log cannot be taken; rerun with --no-log.")
     min_train = s + w + h + max(cfg.batch_size, 8)
     if val_start < min_train or test_start <= baseline_lag:
         raise ValueError(f"the series has {n} values: too short for test_size={cfg.test_size}, "

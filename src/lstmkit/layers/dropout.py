@@ -1,7 +1,6 @@
 """Inverted dropout (Srivastava et al. 2014): in training y = x * m / (1 - rate), m ~ Bernoulli(1 - rate);
 identity at inference, so nothing needs rescaling after training."""
 
-import numpy as np
 
 from ..validation import check_array
 from .base import Layer

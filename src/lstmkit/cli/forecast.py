@@ -1,16 +1,15 @@
-"""The `lstmkit` command: each subcommand parses its options, calls the library and prints. Options of `train`
-come from ForecastConfig, so `--help` and the library never drift. A user error is one line on stderr and exit
-status 2; `--debug` shows the traceback instead."""
+"""`lstmkit train` and `lstmkit predict`: the forecasting job. Options of `train` come from ForecastConfig, so
+`--help` and the library never drift."""
 
 import argparse
 import os
-import sys
 import time
 from dataclasses import fields
 
 import numpy as np
 
-from .forecast import ForecastConfig
+from ..forecast import ForecastConfig
+from .common import print_table
 
 
 def _add_config_options(parser):
@@ -27,20 +26,16 @@ def _add_config_options(parser):
                             else None, **kwargs)
 
 
-def _print_table(title, columns, rows):
-    from .progress import render_table
-    render_table(title, columns, rows, print_fn=print)
-
 
 def cmd_train(args):
-    from .forecast import train_forecaster, write_run
+    from ..forecast import train_forecaster, write_run
 
     cfg = ForecastConfig(**{f.name: getattr(args, f.name) for f in fields(ForecastConfig)})
     out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
     run = train_forecaster(cfg, verbose=not args.quiet)
     write_run(run, out)
     m = run.metrics
-    _print_table(f"test forecast of the last {m['test_points']} values of {m['column']}", ("forecast", "test RMSE", "test MAE"),
+    print_table(f"test forecast of the last {m['test_points']} values of {m['column']}", ("forecast", "test RMSE", "test MAE"),
                  [(f"lstmkit {cfg.cell.upper()}", f"{m['test_rmse']:.2f}", f"{m['test_mae']:.2f}"),
                   (m["baseline"], f"{m['baseline_rmse']:.2f}", f"{m['baseline_mae']:.2f}"),
                   (f"persistence {m['persistence']}", f"{m['persistence_rmse']:.2f}", f"{m['persistence_mae']:.2f}")])
@@ -49,9 +44,9 @@ def cmd_train(args):
 
 
 def cmd_predict(args):
-    from . import load
-    from .data import load_csv, load_dataset
-    from .forecast import Transform, forecast
+    from .. import load
+    from ..data import load_csv, load_dataset
+    from ..forecast import Transform, forecast
 
     model = load(args.model)
     meta = getattr(model, "metadata", {})
@@ -79,31 +74,10 @@ def cmd_predict(args):
             f.write("step," + series.name + "\n" + "".join(f"{k + 1},{v!r}\n" for k, v in enumerate(values)))
         print(f"wrote {len(values)} forecasts to {args.output}")
     else:
-        _print_table(f"forecast after the last value of {series.source}", ("step", series.name), rows)
+        print_table(f"forecast after the last value of {series.source}", ("step", series.name), rows)
 
 
-def cmd_datasets(args):
-    from .data import list_datasets
-    _print_table("shipped data sets", ("name", "values", "description", "source"),
-                 [(d["name"], d["length"], d["description"], d["source"]) for d in list_datasets()])
-
-
-def cmd_gradcheck(args):
-    from .gradcheck import check_all_layers
-    rows = check_all_layers(seed=args.seed)
-    _print_table(f"finite-difference gradient check, float64 (tolerance {args.tol:g})",
-                 ("layer", "max relative error", "result"),
-                 [(name, f"{err:.2e}", "ok" if err <= args.tol else "FAILED") for name, err in rows])
-    if any(err > args.tol for _, err in rows):
-        return 1
-    return 0
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(prog="lstmkit", description="Recurrent neural networks from the equations.")
-    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def register(sub):
     train = sub.add_parser("train", help="train a forecaster (default: LSTM on the shipped airline series)",
                            description="Train a recurrent forecaster and write a run folder with the model, "
                                        "metrics.json (test RMSE/MAE against the seasonal-naive and persistence "
@@ -123,34 +97,3 @@ def build_parser():
     predict.add_argument("--steps", type=int, default=12, help="how many future values (default: 12)")
     predict.add_argument("--output", help="write the forecast to this CSV instead of printing it")
     predict.set_defaults(func=cmd_predict)
-
-    datasets = sub.add_parser("datasets", help="list the data sets shipped with lstmkit")
-    datasets.set_defaults(func=cmd_datasets)
-
-    grad = sub.add_parser("gradcheck", help="check every layer's backward pass against finite differences")
-    grad.add_argument("--tol", type=float, default=1e-6, help="largest accepted relative error (default: 1e-6)")
-    grad.add_argument("--seed", type=int, default=0, help="random seed of the test inputs")
-    grad.set_defaults(func=cmd_gradcheck)
-    return parser
-
-
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    try:
-        return args.func(args) or 0
-    except (ValueError, TypeError, FloatingPointError, OSError) as err:
-        if args.debug:
-            raise
-        print(f"lstmkit {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"lstmkit {args.command}: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
