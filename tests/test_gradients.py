@@ -174,7 +174,7 @@ def test_recurrent_final_states_only(cell):
     layer.build((T, I), np.random.default_rng(0))
     layer.to("float64")
     x = relu_safe_input(cell)
-    out, state = layer.forward(x)
+    _, state = layer.forward(x)
     dstate = (data(*state[0].shape), data(*state[1].shape)) if cell == "LSTM" else data(*state.shape)
     dx = layer.backward((None, dstate))
     assert dx.shape == x.shape and np.any(dx != 0.0)
@@ -400,7 +400,7 @@ def test_float64_on_request(name):
 
 def test_to_float64_converts_and_keeps_values():
     layer = LSTM(H, return_state=True)
-    out32, (h32, c32) = layer.forward(data(B, T, I))
+    out32, _ = layer.forward(data(B, T, I))
     before = {k: v.copy() for k, v in layer.params.items()}
     layer.to("float64")
     out64, (h64, c64) = layer.forward(data(B, T, I))
@@ -421,3 +421,52 @@ def test_float32_gradients_agree_with_float64():
         grads[dtype] = layer.grads
     for k in grads["float64"]:
         np.testing.assert_allclose(grads["float32"][k], grads["float64"][k], rtol=1e-4, atol=1e-5)
+
+
+# ---- the slow reference loop and the fast path agree (when the layer offers both) ---------------------------------
+def implementations():
+    import inspect
+    if "implementation" not in inspect.signature(LSTM.__init__).parameters:
+        pytest.skip("this lstmkit has a single recurrent implementation")
+    return ("reference", "compiled")
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_reference_implementation_gradcheck(cell):
+    implementations()
+    layer = CELLS[cell](num_layers=2, bidirectional=True, return_sequences=True, return_state=True,
+                        implementation="reference")
+    shape = (4, B, H)
+    state = tuple(np.abs(data(*shape, seed=30 + i)) for i in range(2 if cell == "LSTM" else 1))
+    check(layer, relu_safe_input(cell), cell, mask=MASK, initial_state=state if cell == "LSTM" else state[0])
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_reference_and_compiled_agree(cell):
+    results = []
+    x = relu_safe_input(cell)
+    for implementation in implementations():
+        layer = CELLS[cell](num_layers=2, bidirectional=True, return_sequences=True, return_state=True,
+                            dropout=0.3, implementation=implementation, dtype="float64")
+        layer.build((T, I), np.random.default_rng(8))
+        state = tuple(data(4, B, H, seed=40 + i) for i in range(2 if cell == "LSTM" else 1))
+        out, final = layer.forward(x, initial_state=state if cell == "LSTM" else state[0], mask=MASK,
+                                   training=True)
+        finals = final if cell == "LSTM" else (final,)
+        dx = layer.backward((data(*out.shape, seed=50), tuple(data(*f.shape, seed=60 + i)
+                                                              for i, f in enumerate(finals))
+                             if cell == "LSTM" else data(*final.shape, seed=60)))
+        results.append((out, finals, dx, dict(layer.grads), states_tuple(layer.dinitial_state)))
+    (out_r, fin_r, dx_r, g_r, ds_r), (out_c, fin_c, dx_c, g_c, ds_c) = results
+    np.testing.assert_allclose(out_c, out_r, rtol=1e-12, atol=1e-13)
+    for a, b in zip(fin_c, fin_r):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(dx_c, dx_r, rtol=1e-11, atol=1e-12)
+    for k in g_r:
+        np.testing.assert_allclose(g_c[k], g_r[k], rtol=1e-11, atol=1e-12, err_msg=k)
+    for a, b in zip(ds_c, ds_r):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
+
+
+def states_tuple(state):
+    return state if isinstance(state, tuple) else (state,)

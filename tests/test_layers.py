@@ -169,7 +169,7 @@ def states_of(cell, state):
 @pytest.mark.parametrize("cell", list(RECURRENT))
 @pytest.mark.parametrize("bidirectional,num_layers", [(False, 1), (True, 1), (True, 2)])
 def test_padded_sequence_equals_unpadded_alone(cell, bidirectional, num_layers):
-    kwargs = dict(num_layers=num_layers, bidirectional=bidirectional, return_state=True, dtype="float64")
+    kwargs = {"num_layers": num_layers, "bidirectional": bidirectional, "return_state": True, "dtype": "float64"}
     seq = built(RECURRENT[cell], H, return_sequences=True, **kwargs)
     last = built(RECURRENT[cell], H, return_sequences=False, **kwargs)
     x = data(B, T, I)
@@ -365,11 +365,31 @@ def test_backward_before_forward(make):
     raises(RuntimeError, "before forward", layer.backward, np.ones((B, H)))
 
 
+@pytest.mark.parametrize("cell,return_sequences,wrong", [
+    ("LSTM", False, "features"), ("LSTM", True, "features"), ("LSTM", True, "time"), ("LSTM", False, "time"),
+    ("GRU", False, "batch"), ("SimpleRNN", True, "batch")])
+def test_backward_rejects_a_dout_of_the_wrong_shape(cell, return_sequences, wrong):
+    """A dout that does not match the output is a user error, not something to slice or broadcast silently."""
+    layer = RECURRENT[cell](H, return_sequences=return_sequences)
+    out = layer.forward(data(B, T, I))
+    shape = list(out.shape)
+    if wrong == "features":
+        shape[-1] += 2
+    elif wrong == "batch":
+        shape[0] += 1
+    elif return_sequences:
+        shape[1] -= 2
+    else:
+        shape.insert(1, T)                               # a sequence gradient for a last-step output
+    raises(ValueError, "dout", layer.backward, np.ones(shape))
+
+
 def test_constructor_stores_its_arguments_as_config():
     layer = LSTM(4, num_layers=2, bidirectional=True, dropout=0.25, return_sequences=True, forget_bias=1.0)
     config = layer.get_config()
-    assert config == {"hidden_size": 4, "num_layers": 2, "bidirectional": True, "dropout": 0.25,
-                      "return_sequences": True, "return_state": False, "forget_bias": 1.0, "dtype": "float32"}
+    given = {"hidden_size": 4, "num_layers": 2, "bidirectional": True, "dropout": 0.25,
+             "return_sequences": True, "return_state": False, "forget_bias": 1.0, "dtype": "float32"}
+    assert {k: config[k] for k in given} == given
     assert type(layer)(**config).get_config() == config
     assert SimpleRNN(3, nonlinearity="relu").get_config()["nonlinearity"] == "relu"
     assert Embedding(5, 2, padding_idx=-1).get_config()["padding_idx"] == 4

@@ -1,10 +1,12 @@
 """Numerically stable element-wise functions shared by layers and losses.
 
 sigma(x) = 1 / (1 + exp(-x)) is computed as 0.5 * (1 + tanh(x / 2)): the same function, but it never overflows
-for large |x| and needs one ufunc instead of a branch on the sign.
+for large |x| and needs one ufunc instead of a branch on the sign. Compiled kernels use `sigmoid_scalar`.
 """
 
 import numpy as np
+from numba import njit, types
+from numba.extending import overload
 
 
 def sigmoid(x, out=None):
@@ -30,3 +32,55 @@ def softmax(z, axis=-1):
 def softplus(x):
     """log(1 + exp(x)) without overflow (log-sum-exp of 0 and x)."""
     return np.logaddexp(0.0, x)
+
+
+# ---- scalar activations for compiled kernels ------------------------------------------------------------------
+# float64 uses the exact functions (the parity tests against PyTorch need 1e-10). float32 uses a rational minimax
+# approximation of tanh (the one Eigen and PyTorch's CPU kernels use; coefficients below), accurate to about
+# 2e-7 absolute, which LLVM can vectorise where libm's tanh is a scalar call: about 7x faster here.
+_F = np.float32
+_TANH_CLAMP = _F(7.90531110763549805)
+# tanh(x) ~ x P(x^2) / Q(x^2): odd coefficients P1..P13 of P, even Q0..Q6 of Q
+P1, P3, P5, P7 = _F(4.89352455891786e-03), _F(6.37261928875436e-04), _F(1.48572235717979e-05), _F(5.12229709037114e-08)
+P9, P11, P13 = _F(-8.60467152213735e-11), _F(2.00018790482477e-13), _F(-2.76076847742355e-16)
+Q0, Q2, Q4, Q6 = _F(4.89352518554385e-03), _F(2.26843463243900e-03), _F(1.18534705686654e-04), _F(1.19825839466702e-06)
+_HALF = _F(0.5)
+
+
+@njit(inline="always")
+def _tanh_float32(x):
+    """tanh(x) ~ x p(x^2) / q(x^2) on [-7.9, 7.9] (clamped outside, where tanh is +-1 in float32)."""
+    x = min(max(x, -_TANH_CLAMP), _TANH_CLAMP)
+    x2 = x * x
+    p = x * (P1 + x2 * (P3 + x2 * (P5 + x2 * (P7 + x2 * (P9 + x2 * (P11 + x2 * P13))))))
+    return p / (Q0 + x2 * (Q2 + x2 * (Q4 + x2 * Q6)))
+
+
+def tanh_scalar(x):
+    """tanh of one number inside compiled kernels (exact for float64, the approximation for float32)."""
+    return np.tanh(x)
+
+
+def sigmoid_scalar(x):
+    """sigma(x) of one number inside compiled kernels; never overflows."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+@overload(tanh_scalar, inline="always")
+def _tanh_scalar(x):
+    if x == types.float32:
+        return lambda x: _tanh_float32(x)
+    return lambda x: np.tanh(x)
+
+
+@overload(sigmoid_scalar, inline="always")
+def _sigmoid_scalar(x):
+    if x == types.float32:
+        return lambda x: _HALF + _HALF * _tanh_float32(_HALF * x)      # sigma(x) = (1 + tanh(x/2)) / 2
+
+    def exact(x):                                                       # the branch keeps exp from overflowing
+        if x >= 0:
+            return 1.0 / (1.0 + np.exp(-x))
+        e = np.exp(x)
+        return e / (1.0 + e)
+    return exact

@@ -52,3 +52,26 @@ def check_feature_size(x, expected, name="x"):
         raise ValueError(
             f"{name} has {x.shape[-1]} features on its last axis, but the layer was built for {expected} "
             f"(got shape {x.shape}). Reshape the data or build a new layer.")
+
+
+def check_positive_int(value, name):
+    """A positive integer (bools are not integers here); returns it as int."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def check_rate(value, name):
+    """A probability in [0, 1), such as a dropout rate; returns it as float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}.")
+    return float(value)
+
+
+def check_gradient_shape(dout, expected, dtype, name="dout"):
+    """The gradient passed to backward must have exactly the shape of what forward returned."""
+    arr = np.asarray(dout, dtype=dtype)
+    if arr.shape != tuple(expected):
+        raise ValueError(f"{name} must have the shape of the forward output, {tuple(expected)}, got {arr.shape}.")
+    return arr

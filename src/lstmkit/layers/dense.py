@@ -6,7 +6,7 @@ Applied to the last axis, it maps a step (B, I) or a whole sequence (B, T, I) al
 
 import numpy as np
 
-from ..validation import check_array, check_feature_size
+from ..validation import check_array, check_feature_size, check_gradient_shape, check_positive_int
 from .base import Layer
 
 
@@ -16,9 +16,7 @@ class Dense(Layer):
 
     def __init__(self, units, use_bias=True, dtype="float32"):
         super().__init__(dtype)
-        if not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"units must be a positive integer, got {units!r}.")
-        self.units = int(units)
+        self.units = check_positive_int(units, "units")
         self.use_bias = bool(use_bias)
         self._x = None
 
@@ -47,7 +45,8 @@ class Dense(Layer):
         if self._x is None:
             raise RuntimeError("Dense.backward called before forward.")
         x2 = self._x.reshape(-1, self._x.shape[-1])      # (N, I), N = B [* T]
-        dy2 = np.asarray(dy, dtype=self.dtype).reshape(-1, self.units)  # (N, units)
+        dy = check_gradient_shape(dy, self._x.shape[:-1] + (self.units,), self.dtype, "dy")
+        dy2 = dy.reshape(-1, self.units)                  # (N, units)
         np.matmul(dy2.T, x2, out=self.grads["weight"])    # dW = sum_n dy_n^T x_n
         if self.use_bias:
             np.sum(dy2, axis=0, out=self.grads["bias"])   # db = sum_n dy_n

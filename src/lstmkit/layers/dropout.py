@@ -2,7 +2,7 @@
 identity at inference, so nothing needs rescaling after training."""
 
 
-from ..validation import check_array
+from ..validation import check_array, check_gradient_shape, check_rate
 from .base import Layer
 
 
@@ -11,15 +11,15 @@ class Dropout(Layer):
 
     def __init__(self, rate, dtype="float32"):
         super().__init__(dtype)
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"rate must be in [0, 1), got {rate!r}.")
-        self.rate = float(rate)
-        self._keep = None
+        self.rate = check_rate(rate, "rate")
+        self._keep = None            # the scaled mask of the last training forward (None: identity)
+        self._shape = None           # shape of the last forward's input; None until forward runs
 
     def forward(self, x, training=False):
         x = check_array(x, "x", dtype=self.dtype)
         if not self.built:
             self.build(x.shape[1:])
+        self._shape = x.shape
         if not training or self.rate == 0.0:
             self._keep = None
             return x
@@ -27,4 +27,7 @@ class Dropout(Layer):
         return x * self._keep
 
     def backward(self, dy):
+        if self._shape is None:
+            raise RuntimeError("Dropout.backward called before forward.")
+        dy = check_gradient_shape(dy, self._shape, self.dtype, "dy")
         return dy if self._keep is None else dy * self._keep

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..validation import check_array
+from ..validation import check_array, check_gradient_shape, check_positive_int
 from .base import Layer
 
 
@@ -14,10 +14,10 @@ class Embedding(Layer):
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype="float32"):
         super().__init__(dtype)
-        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+        num_embeddings = check_positive_int(num_embeddings, "num_embeddings")
+        embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
+        if padding_idx is not None and (isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer))
+                                        or not -num_embeddings <= padding_idx < num_embeddings):
             raise ValueError(f"padding_idx must be in [-{num_embeddings}, {num_embeddings}), got {padding_idx}.")
         self.num_embeddings = int(num_embeddings)
         self.embedding_dim = int(embedding_dim)
@@ -50,7 +50,8 @@ class Embedding(Layer):
             raise RuntimeError("Embedding.backward called before forward.")
         dW = self.grads["weight"]
         dW.fill(0.0)
-        np.add.at(dW, self._ids.ravel(), np.asarray(dy, dtype=self.dtype).reshape(-1, self.embedding_dim))
+        dy = check_gradient_shape(dy, self._ids.shape + (self.embedding_dim,), self.dtype, "dy")
+        np.add.at(dW, self._ids.ravel(), dy.reshape(-1, self.embedding_dim))
         if self.padding_idx is not None:
             dW[self.padding_idx] = 0.0
         return None

@@ -4,8 +4,9 @@
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
-from ..ops import sigmoid
+from ..ops import sigmoid, sigmoid_scalar, tanh_scalar
 from .recurrent import Recurrent
 
 
@@ -34,8 +35,10 @@ class LSTM(Recurrent):
     STATES = ("h", "c")
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
-                 return_state=False, forget_bias=None, dtype="float32"):
-        super().__init__(hidden_size, num_layers, bidirectional, dropout, return_sequences, return_state, dtype)
+                 return_state=False, forget_bias=None, implementation="compiled",
+                 dtype="float32"):
+        super().__init__(hidden_size, num_layers, bidirectional, dropout, return_sequences, return_state,
+                         implementation, dtype)
         self.forget_bias = None if forget_bias is None else float(forget_bias)
 
     def _create_params(self, input_shape, rng):
@@ -82,3 +85,72 @@ class LSTM(Recurrent):
         np.multiply(dc * i, 1.0 - g * g, out=dxp[:, 2 * H:3 * H])      # dg * (1-g^2), dg = dc * i
         np.multiply(do, o * (1.0 - o), out=dxp[:, 3 * H:])      # do * o(1-o)
         return None, dc * f                                     # dc_{t-1} = dc * f
+
+    def sweep_forward(self, Xp, W_hh, b_hh, mask, states, rec, y):
+        lstm_forward_sweep(Xp, W_hh, b_hh, *mask, *states, *rec, y)
+
+    def sweep_backward(self, dy, dstate_T, mask, W_hh, sweep, dXp, dA):
+        return lstm_backward_sweep(dy, *dstate_T, *mask, W_hh, sweep.states[1], sweep.record.gates,
+                                   sweep.record.tanh_c, dXp)
+
+
+# ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
+@njit(cache=True)
+def lstm_forward_sweep(Xp, W_hh, b_hh, mask, has_mask, states_h, states_c, gates, c, tanh_c, h, y):
+    """Xp (T, B, 4H) = W_ih x_t + b_ih for all t; states_h/states_c (T+1, B, H) with [0] the initial state;
+    fills the record arrays, the carried states and (when masked) the outputs y. mask (T, B): 1.0 on real steps."""
+    T, B, GH = Xp.shape
+    H = GH // 4
+    a = np.empty((B, GH), Xp.dtype)
+    W_hhT = W_hh.T
+    for t in range(T):
+        np.dot(states_h[t], W_hhT, a)                          # W_hh h_{t-1}, (B, 4H)
+        for b in range(B):
+            m = mask[t, b] if has_mask else 1.0
+            for j in range(H):
+                i = sigmoid_scalar(Xp[t, b, j] + a[b, j] + b_hh[j])
+                f = sigmoid_scalar(Xp[t, b, H + j] + a[b, H + j] + b_hh[H + j])
+                g = tanh_scalar(Xp[t, b, 2 * H + j] + a[b, 2 * H + j] + b_hh[2 * H + j])
+                o = sigmoid_scalar(Xp[t, b, 3 * H + j] + a[b, 3 * H + j] + b_hh[3 * H + j])
+                gates[t, b, j], gates[t, b, H + j], gates[t, b, 2 * H + j], gates[t, b, 3 * H + j] = i, f, g, o
+                c_prev = states_c[t, b, j]
+                c_t = f * c_prev + i * g                       # c_t = f * c_{t-1} + i * g
+                tc = tanh_scalar(c_t)
+                h_t = o * tc                                   # h_t = o * tanh(c_t)
+                c[t, b, j], tanh_c[t, b, j], h[t, b, j] = c_t, tc, h_t
+                if has_mask:
+                    y[t, b, j] = m * h_t
+                    states_c[t + 1, b, j] = c_prev + m * (c_t - c_prev)
+                    states_h[t + 1, b, j] = states_h[t, b, j] + m * (h_t - states_h[t, b, j])
+                else:
+                    states_c[t + 1, b, j] = c_t
+                    states_h[t + 1, b, j] = h_t
+
+
+@njit(cache=True)
+def lstm_backward_sweep(dy, dh_T, dc_T, mask, has_mask, W_hh, states_c, gates, tanh_c, dXp):
+    """Mirror of lstm_forward_sweep: dy (T, B, H) on the outputs, dh_T/dc_T (B, H) on the final states; writes
+    dXp (T, B, 4H) = dH_t and returns the gradients of the initial states (dh_0, dc_0)."""
+    T, B, GH = dXp.shape
+    H = GH // 4
+    dh = dh_T.copy()                                           # dL/dh carried into step t from t+1
+    dc = dc_T.copy()
+    dh_rec = np.empty((B, H), dXp.dtype)
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            m = mask[t, b] if has_mask else 1.0
+            for j in range(H):
+                dh_t = (dh[b, j] + dy[t, b, j]) * m
+                i, f, g, o = gates[t, b, j], gates[t, b, H + j], gates[t, b, 2 * H + j], gates[t, b, 3 * H + j]
+                tc = tanh_c[t, b, j]
+                do = dh_t * tc
+                dc_t = dc[b, j] * m + dh_t * o * (1.0 - tc * tc)
+                dXp[t, b, j] = dc_t * g * i * (1.0 - i)                    # di * i(1-i)
+                dXp[t, b, H + j] = dc_t * states_c[t, b, j] * f * (1.0 - f)  # df * f(1-f)
+                dXp[t, b, 2 * H + j] = dc_t * i * (1.0 - g * g)            # dg * (1-g^2)
+                dXp[t, b, 3 * H + j] = do * o * (1.0 - o)                  # do * o(1-o)
+                dc[b, j] = dc_t * f + (1.0 - m) * dc[b, j]                 # dc_{t-1} (+ pass-through if masked)
+                dh[b, j] = (1.0 - m) * dh[b, j]
+        np.dot(dXp[t], W_hh, dh_rec)                           # dh_{t-1} = dH_t W_hh
+        dh += dh_rec
+    return dh, dc

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..validation import check_array, check_feature_size
+from ..validation import check_array, check_feature_size, check_gradient_shape, check_positive_int, check_rate
 from .base import Layer
 
 
@@ -48,19 +48,17 @@ class Recurrent(Layer):
     SEPARATE_RECURRENT_GRAD = False   # True when dL/da differs from dL/dxp (GRU's r * (W_hn h + b_hn))
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
-                 return_state=False, dtype="float32"):
+                 return_state=False, implementation="compiled", dtype="float32"):
         super().__init__(dtype)
-        for name, value in (("hidden_size", hidden_size), ("num_layers", num_layers)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
-        self.hidden_size = int(hidden_size)
-        self.num_layers = int(num_layers)
+        if implementation not in ("compiled", "reference"):
+            raise ValueError(f"implementation must be 'compiled' or 'reference', got {implementation!r}.")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
         self.bidirectional = bool(bidirectional)
-        self.dropout = float(dropout)
+        self.dropout = check_rate(dropout, "dropout")
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
+        self.implementation = implementation
         self.dinitial_state = None
         self._cache = None
 
@@ -138,13 +136,16 @@ class Recurrent(Layer):
         b_ih, b_hh = self.params["bias_ih" + s], self.params["bias_hh" + s]
         T, B, _ = x.shape
         H = self.hidden_size
-        Xp = x @ W_ih.T + b_ih                                     # (T, B, G*H) input projection, one GEMM
-        a = np.empty((B, self.G * H), self.dtype)                  # W_hh h_{t-1} + b_hh, reused every step
+        Xp = (x.reshape(T * B, -1) @ W_ih.T + b_ih).reshape(T, B, -1)   # (T, B, G*H) input projection, one GEMM
         states = tuple(np.empty((T + 1, B, H), self.dtype) for _ in self.STATES)
         for states_k, s0 in zip(states, state0):
             states_k[0] = s0
         record = self.new_record(T, B)
         y = states[0][1:] if m is None else np.empty((T, B, H), self.dtype)
+        if self.implementation == "compiled":
+            self.sweep_forward(Xp, W_hh, b_hh, self._kernel_mask(m), states, record, y)
+            return Sweep(x, states, record, m), y
+        a = np.empty((B, self.G * H), self.dtype)                  # W_hh h_{t-1} + b_hh, reused every step
         for t in range(T):
             prev = tuple(states_k[t] for states_k in states)
             np.matmul(prev[0], W_hh.T, out=a)
@@ -170,10 +171,10 @@ class Recurrent(Layer):
         B, T = cache.batch_time
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         dy, dfinal = self._split_dout(dout, B)
-        if dy is None:
-            dy = np.zeros((B, T, D * H) if self.return_sequences else (B, D * H), self.dtype)
+        out_shape = (B, T, D * H) if self.return_sequences else (B, D * H)
+        dy = np.zeros(out_shape, self.dtype) if dy is None else check_gradient_shape(dy, out_shape, self.dtype)
         if self.return_sequences:
-            dinp = np.ascontiguousarray(np.asarray(dy, self.dtype).transpose(1, 0, 2))   # (T, B, D*H)
+            dinp = np.ascontiguousarray(dy.transpose(1, 0, 2))        # (T, B, D*H)
         else:
             dinp = np.zeros((T, B, D * H), self.dtype)
             for d in range(D):
@@ -209,8 +210,26 @@ class Recurrent(Layer):
         m = sweep.mask
         dXp = np.empty((T, B, GH), self.dtype)                     # dL / d(W_ih x_t + b_ih)
         dA = np.empty((T, B, GH), self.dtype) if self.SEPARATE_RECURRENT_GRAD else dXp   # dL / d(W_hh h + b_hh)
+        if self.implementation == "compiled":
+            dstate = self.sweep_backward(np.asarray(dy, self.dtype), dstate_T, self._kernel_mask(m), W_hh, sweep,
+                                         dXp, dA)
+        else:
+            dstate = self._reference_backward(sweep, dy, dstate_T, W_hh, dXp, dA)
+        x2 = sweep.x.reshape(T * B, I_k)                           # (T*B, I_k)
+        h_prev = sweep.states[0][:-1].reshape(T * B, H)            # (T*B, H) h_0 .. h_{T-1}
+        dXp2, dA2 = dXp.reshape(T * B, GH), dA.reshape(T * B, GH)
+        np.matmul(dXp2.T, x2, out=self.grads["weight_ih" + s])     # dW_ih = sum_t dXp_t^T x_t
+        np.matmul(dA2.T, h_prev, out=self.grads["weight_hh" + s])  # dW_hh = sum_t dA_t^T h_{t-1}
+        np.sum(dXp2, axis=0, out=self.grads["bias_ih" + s])
+        np.sum(dA2, axis=0, out=self.grads["bias_hh" + s])
+        dx = (dXp2 @ W_ih).reshape(T, B, I_k)                      # dx_t = dXp_t W_ih
+        return dx, dstate
+
+    def _reference_backward(self, sweep, dy, dstate_T, W_hh, dXp, dA):
+        """The per-step NumPy loop of BPTT (the slow, obvious reference of the compiled sweep_backward)."""
+        m = sweep.mask
         dstate = tuple(np.array(g, dtype=self.dtype) for g in dstate_T)   # dL / d(carried state at t)
-        for t in reversed(range(T)):
+        for t in reversed(range(len(dy))):
             prev = tuple(states_k[t] for states_k in sweep.states)
             dh = dstate[0] + dy[t]
             if m is None:
@@ -223,14 +242,13 @@ class Recurrent(Layer):
             if m is not None:                                      # masked steps pass the state gradient through
                 dprev = [dp + g * (1.0 - m[t]) for dp, g in zip(dprev, dstate)]
             dstate = tuple(dprev)
-        x2 = sweep.x.reshape(T * B, I_k)                           # (T*B, I_k)
-        h_prev = sweep.states[0][:-1].reshape(T * B, H)            # (T*B, H) h_0 .. h_{T-1}
-        dXp2, dA2 = dXp.reshape(T * B, GH), dA.reshape(T * B, GH)
-        np.matmul(dXp2.T, x2, out=self.grads["weight_ih" + s])     # dW_ih = sum_t dXp_t^T x_t
-        np.matmul(dA2.T, h_prev, out=self.grads["weight_hh" + s])  # dW_hh = sum_t dA_t^T h_{t-1}
-        np.sum(dXp2, axis=0, out=self.grads["bias_ih" + s])
-        np.sum(dA2, axis=0, out=self.grads["bias_hh" + s])
-        return dXp @ W_ih, dstate                                  # dx_t = dXp_t W_ih
+        return dstate
+
+    def _kernel_mask(self, m):
+        """(mask (T, B), has_mask) as the compiled sweeps take it; an empty array when there is no mask."""
+        if m is None:
+            return np.empty((0, 0), self.dtype), False
+        return np.ascontiguousarray(m[:, :, 0]), True
 
     # ---- argument checks --------------------------------------------------------------------------------------
     def _state_form(self):
@@ -273,7 +291,7 @@ class Recurrent(Layer):
             raise ValueError("dout must be (d_output, d_state), shaped like forward's return value.")
         dy, dstate = dout
         parts = (dstate,) if len(self.STATES) == 1 else (dstate if dstate is not None else (None,) * 2)
-        for target, part in zip(dfinal, parts):
+        for name, target, part in zip(self.STATES, dfinal, parts):
             if part is not None:
-                target += part
+                target += check_gradient_shape(part, shape, self.dtype, f"the gradient of {name}_n")
         return dy, dfinal

@@ -3,7 +3,9 @@
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
+from ..ops import tanh_scalar
 from .recurrent import Recurrent
 
 
@@ -23,8 +25,10 @@ class SimpleRNN(Recurrent):
     G = 1
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
-                 return_state=False, nonlinearity="tanh", dtype="float32"):
-        super().__init__(hidden_size, num_layers, bidirectional, dropout, return_sequences, return_state, dtype)
+                 return_state=False, nonlinearity="tanh", implementation="compiled",
+                 dtype="float32"):
+        super().__init__(hidden_size, num_layers, bidirectional, dropout, return_sequences, return_state,
+                         implementation, dtype)
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}.")
         self.nonlinearity = nonlinearity
@@ -48,3 +52,50 @@ class SimpleRNN(Recurrent):
         else:
             np.multiply(dh, h > 0.0, out=dxp)                   # relu' = [h > 0]
         return (None,)
+
+    def sweep_forward(self, Xp, W_hh, b_hh, mask, states, rec, y):
+        rnn_forward_sweep(Xp, W_hh, b_hh, self.nonlinearity == "relu", *mask, *states, *rec, y)
+
+    def sweep_backward(self, dy, dstate_T, mask, W_hh, sweep, dXp, dA):
+        return rnn_backward_sweep(dy, *dstate_T, self.nonlinearity == "relu", *mask, W_hh, sweep.record.h, dXp)
+
+
+# ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
+@njit(cache=True)
+def rnn_forward_sweep(Xp, W_hh, b_hh, relu, mask, has_mask, states_h, h, y):
+    """Xp (T, B, H) = W_ih x_t + b_ih for all t; fills h (the candidates), the carried states and y."""
+    T, B, H = Xp.shape
+    a = np.empty((B, H), Xp.dtype)
+    W_hhT = W_hh.T
+    for t in range(T):
+        np.dot(states_h[t], W_hhT, a)
+        for b in range(B):
+            m = mask[t, b] if has_mask else 1.0
+            for j in range(H):
+                pre = Xp[t, b, j] + a[b, j] + b_hh[j]
+                h_t = max(pre, 0.0) if relu else tanh_scalar(pre)
+                h[t, b, j] = h_t
+                if has_mask:
+                    y[t, b, j] = m * h_t
+                    states_h[t + 1, b, j] = states_h[t, b, j] + m * (h_t - states_h[t, b, j])
+                else:
+                    states_h[t + 1, b, j] = h_t
+
+
+@njit(cache=True)
+def rnn_backward_sweep(dy, dh_T, relu, mask, has_mask, W_hh, h, dXp):
+    """Mirror of rnn_forward_sweep: writes dXp (= dA) and returns dh_0."""
+    T, B, H = dXp.shape
+    dh = dh_T.copy()
+    dh_rec = np.empty((B, H), dXp.dtype)
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            m = mask[t, b] if has_mask else 1.0
+            for j in range(H):
+                dh_t = (dh[b, j] + dy[t, b, j]) * m
+                h_t = h[t, b, j]
+                dXp[t, b, j] = dh_t * (1.0 if h_t > 0.0 else 0.0) if relu else dh_t * (1.0 - h_t * h_t)
+                dh[b, j] = (1.0 - m) * dh[b, j]
+        np.dot(dXp[t], W_hh, dh_rec)
+        dh += dh_rec
+    return (dh,)
