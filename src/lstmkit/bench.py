@@ -90,6 +90,9 @@ def peak_memory_mb(fn):
 
 
 def run(shapes=SHAPES, cells=("lstm", "gru"), repeats=7, warmup=2, seed=0):
+    for cell in cells:
+        if cell not in GATES:
+            raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(GATES)}.")
     """Return (rows, machine): one row per (cell, shape, pass) with both medians, the ratio and GFLOP/s."""
     torch = _torch()
     rng = np.random.default_rng(seed)

@@ -5,9 +5,9 @@ parses its options, calls the library and prints. A user error is one line on st
 import argparse
 import sys
 
-from . import forecast, tools
+from . import bench, forecast, tools
 
-COMMAND_MODULES = (forecast, tools)
+COMMAND_MODULES = (forecast, tools, bench)
 
 
 def build_parser():

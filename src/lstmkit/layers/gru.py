@@ -34,7 +34,7 @@ class GRU(Recurrent):
         H = self.hidden_size
         return GRURecord(*(np.empty((T, B, n * H), self.dtype) for n in (3, 1, 1)))
 
-    def step_forward(self, rec, t, xp, a, prev):
+    def step_forward(self, s, rec, t, xp, a, prev):
         H = self.hidden_size
         h_prev = prev[0]
         gates = rec.gates[t]
@@ -50,7 +50,7 @@ class GRU(Recurrent):
         h += n                                                  # h = (1 - z) * n + z * h_{t-1}
         return (h,)
 
-    def step_backward(self, rec, t, dcand, prev, dxp, da):
+    def step_backward(self, s, rec, t, dcand, prev, dxp, da):
         """Mirror of step_forward: write dL/dxp and dL/da, return the direct part z * dh of dh_{t-1}."""
         H = self.hidden_size
         dh, = dcand
@@ -66,10 +66,10 @@ class GRU(Recurrent):
         np.multiply(dn_pre, r, out=da[:, 2 * H:])               # d a_n = dn_pre * r
         return (dh * z,)                                        # h_{t-1} also enters h_t directly, weighted by z
 
-    def sweep_forward(self, Xp, W_hh, b_hh, mask, states, rec, y):
+    def sweep_forward(self, s, Xp, W_hh, b_hh, mask, states, rec, y):
         gru_forward_sweep(Xp, W_hh, b_hh, *mask, *states, *rec, y)
 
-    def sweep_backward(self, dy, dstate_T, mask, W_hh, sweep, dXp, dA):
+    def sweep_backward(self, s, dy, dstate_T, mask, W_hh, sweep, dXp, dA):
         return gru_backward_sweep(dy, *dstate_T, *mask, W_hh, sweep.states[0], sweep.record.gates,
                                   sweep.record.a_n, dXp, dA)
 

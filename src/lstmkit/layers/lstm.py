@@ -1,5 +1,7 @@
 """Long short-term memory (Hochreiter & Schmidhuber 1997) with the forget gate of Gers, Schmidhuber & Cummins
-(2000), in PyTorch's parameterisation (gate order i, f, g, o; two bias vectors b_ih and b_hh kept for parity)."""
+(2000), in PyTorch's parameterisation (gate order i, f, g, o; two bias vectors b_ih and b_hh kept for parity),
+and its classic variants: peepholes (Gers, Schraudolph & Schmidhuber 2002), no forget gate (the 1997 constant
+error carousel) and the coupled input-forget gate (CIFG, Greff et al. 2017)."""
 
 from typing import NamedTuple
 
@@ -9,112 +11,187 @@ from numba import njit
 from ..ops import sigmoid, sigmoid_scalar, tanh_scalar
 from .recurrent import Recurrent
 
+STANDARD, NO_FORGET, COUPLED = 0, 1, 2          # how f_t is made: its own gate, f_t = 1, f_t = 1 - i_t
+
 
 class LSTMRecord(NamedTuple):
-    gates: np.ndarray    # (T, B, 4H) i, f, g, o after their non-linearities
+    gates: np.ndarray    # (T, B, G*H) the gates after their non-linearities: i, f, g, o (i, g, o when G = 3)
     c: np.ndarray        # (T, B, H) candidate cell state c_t
     tanh_c: np.ndarray   # (T, B, H) tanh(c_t)
     h: np.ndarray        # (T, B, H) candidate hidden state h_t
 
 
 class LSTM(Recurrent):
-    """LSTM layer. With `H_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh` split four ways::
+    """LSTM layer. With `H_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh` split into gate blocks::
 
-        i_t = sigma(H_t[i])   f_t = sigma(H_t[f])   g_t = tanh(H_t[g])   o_t = sigma(H_t[o])
-        c_t = f_t * c_{t-1} + i_t * g_t          (the cell state: an additive path through time)
-        h_t = o_t * tanh(c_t)
+        i_t = sigma(H_t[i] + p_i * c_{t-1})     f_t = sigma(H_t[f] + p_f * c_{t-1})
+        g_t = tanh(H_t[g])                      c_t = f_t * c_{t-1} + i_t * g_t      (the additive cell path)
+        o_t = sigma(H_t[o] + p_o * c_t)         h_t = o_t * tanh(c_t)
 
-    Parameters per layer k (suffix `_reverse` for the backward direction), as torch.nn.LSTM:
-    `weight_ih_l{k}` (4H, I_k), `weight_hh_l{k}` (4H, H), `bias_ih_l{k}` (4H,), `bias_hh_l{k}` (4H,).
+    The peephole terms `p * c` exist only with `peephole=True`; note that p_o sees the new cell state c_t, as in
+    Gers et al. 2002, while p_i and p_f see c_{t-1}.
+    `forget_gate=False`: the original 1997 LSTM, f_t = 1 (no forget-gate block). `coupled=True`: CIFG,
+    f_t = 1 - i_t (no forget-gate block). Both use three gate blocks in the order i, g, o.
+
+    Parameters per layer k (suffix `_reverse` for the backward direction), as torch.nn.LSTM for the standard cell:
+    `weight_ih_l{k}` (G*H, I_k), `weight_hh_l{k}` (G*H, H), `bias_ih_l{k}`, `bias_hh_l{k}` (G*H,), G = 4
+    (i, f, g, o) or 3 (i, g, o); with peepholes `weight_peephole_l{k}` (3, H) rows p_i, p_f, p_o, or (2, H)
+    rows p_i, p_o when there is no forget-gate block.
     `forget_bias`: when given, the forget-gate slice of `bias_ih` is set to it and that of `bias_hh` to 0, so
     the forget gate starts open (Jozefowicz et al. 2015; Keras' unit_forget_bias uses 1.0). None keeps PyTorch's
     uniform initialisation.
     """
 
-    G = 4
     STATES = ("h", "c")
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
-                 return_state=False, forget_bias=None, implementation="compiled",
-                 dtype="float32"):
+                 return_state=False, forget_bias=None, peephole=False, forget_gate=True, coupled=False,
+                 implementation="compiled", dtype="float32"):
         super().__init__(hidden_size, num_layers, bidirectional, dropout, return_sequences, return_state,
                          implementation, dtype)
+        if coupled and not forget_gate:
+            raise ValueError("coupled=True derives the forget gate from the input gate (f = 1 - i); it cannot be "
+                             "combined with forget_gate=False.")
+        if forget_bias is not None and (coupled or not forget_gate):
+            raise ValueError("forget_bias sets the bias of a forget-gate block, which this LSTM has not "
+                             "(forget_gate=False or coupled=True); leave forget_bias=None.")
         self.forget_bias = None if forget_bias is None else float(forget_bias)
+        self.peephole = bool(peephole)
+        self.forget_gate = bool(forget_gate)
+        self.coupled = bool(coupled)
+
+    @property
+    def mode(self):
+        return COUPLED if self.coupled else (STANDARD if self.forget_gate else NO_FORGET)
+
+    @property
+    def G(self):
+        return 4 if self.mode == STANDARD else 3
 
     def _create_params(self, input_shape, rng):
         super()._create_params(input_shape, rng)
-        if self.forget_bias is not None:
-            H = self.hidden_size
-            for name, value in self.params.items():
-                if name.startswith("bias_ih"):
-                    value[H:2 * H] = self.forget_bias
-                elif name.startswith("bias_hh"):
-                    value[H:2 * H] = 0.0
+        H = self.hidden_size
+        for k in range(self.num_layers):
+            for d in range(self.num_directions):
+                s = self.suffix(k, d)
+                if self.forget_bias is not None:
+                    self.params["bias_ih" + s][H:2 * H] = self.forget_bias
+                    self.params["bias_hh" + s][H:2 * H] = 0.0
+                if self.peephole:
+                    rows = 3 if self.mode == STANDARD else 2
+                    self.params["weight_peephole" + s] = rng.uniform(-1 / np.sqrt(H), 1 / np.sqrt(H), (rows, H))
+
+    def _peepholes(self, s):
+        """(p_i, p_f, p_o) as a (3, H) array; zeros stand in for absent peepholes and a missing forget gate."""
+        P = np.zeros((3, self.hidden_size), self.dtype)
+        if self.peephole:
+            stored = self.params["weight_peephole" + s]
+            P[[0, 1, 2] if self.mode == STANDARD else [0, 2]] = stored
+        return P
+
+    def cell_grads(self, s, sweep, dXp):
+        """Peephole gradients: dp_i = sum dH[i] c_{t-1}, dp_f = sum dH[f] c_{t-1}, dp_o = sum dH[o] c_t."""
+        if not self.peephole:
+            return
+        H, (i, f, g, o) = self.hidden_size, self._offsets()
+        c_prev = sweep.states[1][:-1]                           # (T, B, H) carried c_{t-1}
+        rows = [np.einsum("tbh,tbh->h", dXp[..., i:i + H], c_prev)]
+        if self.mode == STANDARD:
+            rows.append(np.einsum("tbh,tbh->h", dXp[..., f:f + H], c_prev))
+        rows.append(np.einsum("tbh,tbh->h", dXp[..., o:o + H], sweep.record.c))
+        self.grads["weight_peephole" + s][...] = rows
+
+    def _offsets(self):
+        """Column offsets of the i, f, g, o blocks in H_t (f's offset is unused without a forget-gate block)."""
+        H = self.hidden_size
+        return (0, H, 2 * H, 3 * H) if self.mode == STANDARD else (0, 0, H, 2 * H)
 
     def new_record(self, T, B):
         H = self.hidden_size
-        return LSTMRecord(*(np.empty((T, B, n * H), self.dtype) for n in (4, 1, 1, 1)))
+        return LSTMRecord(*(np.empty((T, B, n * H), self.dtype) for n in (self.G, 1, 1, 1)))
 
-    def step_forward(self, rec, t, xp, a, prev):
-        """One step: the four gates from H_t = xp + a, then c_t and h_t (equations in the class docstring)."""
-        H = self.hidden_size
-        c_prev = prev[1]
-        gates = np.add(xp, a, out=rec.gates[t])                 # H_t, (B, 4H)
-        sigmoid(gates[:, :2 * H], out=gates[:, :2 * H])          # i, f
-        np.tanh(gates[:, 2 * H:3 * H], out=gates[:, 2 * H:3 * H])   # g
-        sigmoid(gates[:, 3 * H:], out=gates[:, 3 * H:])          # o
-        i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-        c = np.multiply(f, c_prev, out=rec.c[t])
-        c += i * g                                              # c_t = f * c_{t-1} + i * g
+    # ---- one step, NumPy (the reference) ----------------------------------------------------------------------
+    def step_forward(self, s, rec, t, xp, a, prev):
+        """One step: the gates from H_t = xp + a, then c_t and h_t (equations in the class docstring)."""
+        H, (oi, of, og, oo) = self.hidden_size, self._offsets()
+        h_prev, c_prev = prev
+        p_i, p_f, p_o = self._peepholes(s)
+        gates = np.add(xp, a, out=rec.gates[t])                 # H_t, (B, G*H)
+        i = sigmoid(gates[:, oi:oi + H] + p_i * c_prev, out=gates[:, oi:oi + H])
+        g = np.tanh(gates[:, og:og + H], out=gates[:, og:og + H])
+        if self.mode == STANDARD:
+            f = sigmoid(gates[:, of:of + H] + p_f * c_prev, out=gates[:, of:of + H])
+        else:
+            f = 1.0 - i if self.mode == COUPLED else 1.0        # CIFG: f = 1 - i; 1997 LSTM: f = 1
+        c = np.add(f * c_prev, i * g, out=rec.c[t])             # c_t = f * c_{t-1} + i * g
+        o = sigmoid(gates[:, oo:oo + H] + p_o * c, out=gates[:, oo:oo + H])
         tanh_c = np.tanh(c, out=rec.tanh_c[t])
         h = np.multiply(o, tanh_c, out=rec.h[t])                # h_t = o * tanh(c_t)
         return h, c
 
-    def step_backward(self, rec, t, dcand, prev, dxp, da):
+    def step_backward(self, s, rec, t, dcand, prev, dxp, da):
         """Mirror of step_forward: from (dh_t, dc_t) write dH_t into dxp (= da for the LSTM) and return
         (None, dc_{t-1}); the driver adds dh_{t-1} = dH_t W_hh."""
-        H = self.hidden_size
+        H, (oi, of, og, oo) = self.hidden_size, self._offsets()
         dh, dc_next = dcand
         c_prev = prev[1]
+        p_i, p_f, p_o = self._peepholes(s)
         gates, tanh_c = rec.gates[t], rec.tanh_c[t]
-        i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-        do = dh * tanh_c                                        # h = o * tanh(c)
-        dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)         # through tanh(c_t), plus the carry from t+1
-        np.multiply(dc * g, i * (1.0 - i), out=dxp[:, :H])      # di * i(1-i),   di = dc * g
-        np.multiply(dc * c_prev, f * (1.0 - f), out=dxp[:, H:2 * H])   # df * f(1-f),  df = dc * c_{t-1}
-        np.multiply(dc * i, 1.0 - g * g, out=dxp[:, 2 * H:3 * H])      # dg * (1-g^2), dg = dc * i
-        np.multiply(do, o * (1.0 - o), out=dxp[:, 3 * H:])      # do * o(1-o)
-        return None, dc * f                                     # dc_{t-1} = dc * f
+        i, g, o = gates[:, oi:oi + H], gates[:, og:og + H], gates[:, oo:oo + H]
+        dH_o = np.multiply(dh * tanh_c, o * (1.0 - o), out=dxp[:, oo:oo + H])   # do * o(1-o), do = dh tanh(c)
+        dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c) + dH_o * p_o   # through tanh(c_t) and the o peephole
+        np.multiply(dc * i, 1.0 - g * g, out=dxp[:, og:og + H])  # dg * (1-g^2), dg = dc * i
+        if self.mode == STANDARD:
+            f = gates[:, of:of + H]
+            dH_f = np.multiply(dc * c_prev, f * (1.0 - f), out=dxp[:, of:of + H])   # df * f(1-f)
+            di = dc * g
+            dc_prev = dc * f + dH_f * p_f
+        elif self.mode == COUPLED:
+            di = dc * (g - c_prev)                              # f = 1 - i: df = dc c_{t-1} flows into i, negated
+            dc_prev = dc * (1.0 - i)
+        else:
+            di = dc * g
+            dc_prev = dc                                        # f = 1: the constant error carousel
+        dH_i = np.multiply(di, i * (1.0 - i), out=dxp[:, oi:oi + H])
+        return None, dc_prev + dH_i * p_i
 
-    def sweep_forward(self, Xp, W_hh, b_hh, mask, states, rec, y):
-        lstm_forward_sweep(Xp, W_hh, b_hh, *mask, *states, *rec, y)
+    # ---- the whole sequence, compiled (the fast path) ---------------------------------------------------------
+    def sweep_forward(self, s, Xp, W_hh, b_hh, mask, states, rec, y):
+        lstm_forward_sweep(Xp, W_hh, b_hh, self._peepholes(s), self.mode, *mask, *states, *rec, y)
 
-    def sweep_backward(self, dy, dstate_T, mask, W_hh, sweep, dXp, dA):
-        return lstm_backward_sweep(dy, *dstate_T, *mask, W_hh, sweep.states[1], sweep.record.gates,
-                                   sweep.record.tanh_c, dXp)
+    def sweep_backward(self, s, dy, dstate_T, mask, W_hh, sweep, dXp, dA):
+        return lstm_backward_sweep(dy, *dstate_T, self._peepholes(s), self.mode, *mask, W_hh, sweep.states[1],
+                                   sweep.record.gates, sweep.record.tanh_c, dXp)
 
 
-# ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
+# The compiled sweeps compute the same equations as step_forward / step_backward for one whole sequence, fused:
+# one GEMM and one pass over (B, H) per step, no allocation inside the time loop.
 @njit(cache=True)
-def lstm_forward_sweep(Xp, W_hh, b_hh, mask, has_mask, states_h, states_c, gates, c, tanh_c, h, y):
-    """Xp (T, B, 4H) = W_ih x_t + b_ih for all t; states_h/states_c (T+1, B, H) with [0] the initial state;
-    fills the record arrays, the carried states and (when masked) the outputs y. mask (T, B): 1.0 on real steps."""
+def lstm_forward_sweep(Xp, W_hh, b_hh, P, mode, mask, has_mask, states_h, states_c, gates, c, tanh_c, h, y):
+    """Xp (T, B, G*H) = W_ih x_t + b_ih for all t; P (3, H) the peepholes p_i, p_f, p_o (zeros if none);
+    states_h/states_c (T+1, B, H) with [0] the initial state; fills the record arrays, the carried states and
+    (when masked) the outputs y. mask (T, B): 1.0 on real steps."""
     T, B, GH = Xp.shape
-    H = GH // 4
+    H = P.shape[1]
+    oi, of, og, oo = (0, H, 2 * H, 3 * H) if mode == STANDARD else (0, 0, H, 2 * H)
     a = np.empty((B, GH), Xp.dtype)
     W_hhT = W_hh.T
     for t in range(T):
-        np.dot(states_h[t], W_hhT, a)                          # W_hh h_{t-1}, (B, 4H)
+        np.dot(states_h[t], W_hhT, a)                          # W_hh h_{t-1}, (B, G*H)
         for b in range(B):
             m = mask[t, b] if has_mask else 1.0
             for j in range(H):
-                i = sigmoid_scalar(Xp[t, b, j] + a[b, j] + b_hh[j])
-                f = sigmoid_scalar(Xp[t, b, H + j] + a[b, H + j] + b_hh[H + j])
-                g = tanh_scalar(Xp[t, b, 2 * H + j] + a[b, 2 * H + j] + b_hh[2 * H + j])
-                o = sigmoid_scalar(Xp[t, b, 3 * H + j] + a[b, 3 * H + j] + b_hh[3 * H + j])
-                gates[t, b, j], gates[t, b, H + j], gates[t, b, 2 * H + j], gates[t, b, 3 * H + j] = i, f, g, o
                 c_prev = states_c[t, b, j]
+                i = sigmoid_scalar(Xp[t, b, oi + j] + a[b, oi + j] + b_hh[oi + j] + P[0, j] * c_prev)
+                g = tanh_scalar(Xp[t, b, og + j] + a[b, og + j] + b_hh[og + j])
+                if mode == STANDARD:
+                    f = sigmoid_scalar(Xp[t, b, of + j] + a[b, of + j] + b_hh[of + j] + P[1, j] * c_prev)
+                    gates[t, b, of + j] = f
+                else:
+                    f = 1.0 - i if mode == COUPLED else 1.0
                 c_t = f * c_prev + i * g                       # c_t = f * c_{t-1} + i * g
+                o = sigmoid_scalar(Xp[t, b, oo + j] + a[b, oo + j] + b_hh[oo + j] + P[2, j] * c_t)
+                gates[t, b, oi + j], gates[t, b, og + j], gates[t, b, oo + j] = i, g, o
                 tc = tanh_scalar(c_t)
                 h_t = o * tc                                   # h_t = o * tanh(c_t)
                 c[t, b, j], tanh_c[t, b, j], h[t, b, j] = c_t, tc, h_t
@@ -128,11 +205,12 @@ def lstm_forward_sweep(Xp, W_hh, b_hh, mask, has_mask, states_h, states_c, gates
 
 
 @njit(cache=True)
-def lstm_backward_sweep(dy, dh_T, dc_T, mask, has_mask, W_hh, states_c, gates, tanh_c, dXp):
+def lstm_backward_sweep(dy, dh_T, dc_T, P, mode, mask, has_mask, W_hh, states_c, gates, tanh_c, dXp):
     """Mirror of lstm_forward_sweep: dy (T, B, H) on the outputs, dh_T/dc_T (B, H) on the final states; writes
-    dXp (T, B, 4H) = dH_t and returns the gradients of the initial states (dh_0, dc_0)."""
+    dXp (T, B, G*H) = dH_t and returns the gradients of the initial states (dh_0, dc_0)."""
     T, B, GH = dXp.shape
-    H = GH // 4
+    H = P.shape[1]
+    oi, of, og, oo = (0, H, 2 * H, 3 * H) if mode == STANDARD else (0, 0, H, 2 * H)
     dh = dh_T.copy()                                           # dL/dh carried into step t from t+1
     dc = dc_T.copy()
     dh_rec = np.empty((B, H), dXp.dtype)
@@ -141,15 +219,28 @@ def lstm_backward_sweep(dy, dh_T, dc_T, mask, has_mask, W_hh, states_c, gates, t
             m = mask[t, b] if has_mask else 1.0
             for j in range(H):
                 dh_t = (dh[b, j] + dy[t, b, j]) * m
-                i, f, g, o = gates[t, b, j], gates[t, b, H + j], gates[t, b, 2 * H + j], gates[t, b, 3 * H + j]
+                i, g, o = gates[t, b, oi + j], gates[t, b, og + j], gates[t, b, oo + j]
+                c_prev = states_c[t, b, j]
                 tc = tanh_c[t, b, j]
-                do = dh_t * tc
-                dc_t = dc[b, j] * m + dh_t * o * (1.0 - tc * tc)
-                dXp[t, b, j] = dc_t * g * i * (1.0 - i)                    # di * i(1-i)
-                dXp[t, b, H + j] = dc_t * states_c[t, b, j] * f * (1.0 - f)  # df * f(1-f)
-                dXp[t, b, 2 * H + j] = dc_t * i * (1.0 - g * g)            # dg * (1-g^2)
-                dXp[t, b, 3 * H + j] = do * o * (1.0 - o)                  # do * o(1-o)
-                dc[b, j] = dc_t * f + (1.0 - m) * dc[b, j]                 # dc_{t-1} (+ pass-through if masked)
+                dH_o = dh_t * tc * o * (1.0 - o)                           # do * o(1-o)
+                dc_t = dc[b, j] * m + dh_t * o * (1.0 - tc * tc) + dH_o * P[2, j]
+                dXp[t, b, oo + j] = dH_o
+                dXp[t, b, og + j] = dc_t * i * (1.0 - g * g)               # dg * (1-g^2)
+                if mode == STANDARD:
+                    f = gates[t, b, of + j]
+                    dH_f = dc_t * c_prev * f * (1.0 - f)                   # df * f(1-f)
+                    dXp[t, b, of + j] = dH_f
+                    di = dc_t * g
+                    dc_prev = dc_t * f + dH_f * P[1, j]
+                elif mode == COUPLED:
+                    di = dc_t * (g - c_prev)                               # f = 1 - i
+                    dc_prev = dc_t * (1.0 - i)
+                else:
+                    di = dc_t * g
+                    dc_prev = dc_t                                         # f = 1: the constant error carousel
+                dH_i = di * i * (1.0 - i)
+                dXp[t, b, oi + j] = dH_i
+                dc[b, j] = dc_prev + dH_i * P[0, j] + (1.0 - m) * dc[b, j]  # (+ pass-through if masked)
                 dh[b, j] = (1.0 - m) * dh[b, j]
         np.dot(dXp[t], W_hh, dh_rec)                           # dh_{t-1} = dH_t W_hh
         dh += dh_rec

@@ -41,7 +41,9 @@ class ForwardCache(NamedTuple):
 
 class Recurrent(Layer):
     """Base of the recurrent layers; see the module docstring. Subclasses set `G`, `STATES` and implement
-    `new_record`, `step_forward`, `step_backward` (and may extend `_create_params`)."""
+    `new_record`, `step_forward` / `step_backward` (the NumPy reference of one step) and `sweep_forward` /
+    `sweep_backward` (the compiled loop over a whole sequence), each given the parameter suffix `s` of the layer
+    and direction; they may extend `_create_params` and `cell_grads` for parameters of their own."""
 
     G = None
     STATES = ("h",)
@@ -143,14 +145,14 @@ class Recurrent(Layer):
         record = self.new_record(T, B)
         y = states[0][1:] if m is None else np.empty((T, B, H), self.dtype)
         if self.implementation == "compiled":
-            self.sweep_forward(Xp, W_hh, b_hh, self._kernel_mask(m), states, record, y)
+            self.sweep_forward(s, Xp, W_hh, b_hh, self._kernel_mask(m), states, record, y)
             return Sweep(x, states, record, m), y
         a = np.empty((B, self.G * H), self.dtype)                  # W_hh h_{t-1} + b_hh, reused every step
         for t in range(T):
             prev = tuple(states_k[t] for states_k in states)
             np.matmul(prev[0], W_hh.T, out=a)
             a += b_hh
-            cand = self.step_forward(record, t, Xp[t], a, prev)
+            cand = self.step_forward(s, record, t, Xp[t], a, prev)
             if m is None:
                 for states_k, c in zip(states, cand):
                     states_k[t + 1] = c
@@ -211,10 +213,10 @@ class Recurrent(Layer):
         dXp = np.empty((T, B, GH), self.dtype)                     # dL / d(W_ih x_t + b_ih)
         dA = np.empty((T, B, GH), self.dtype) if self.SEPARATE_RECURRENT_GRAD else dXp   # dL / d(W_hh h + b_hh)
         if self.implementation == "compiled":
-            dstate = self.sweep_backward(np.asarray(dy, self.dtype), dstate_T, self._kernel_mask(m), W_hh, sweep,
-                                         dXp, dA)
+            dstate = self.sweep_backward(s, np.asarray(dy, self.dtype), dstate_T, self._kernel_mask(m), W_hh,
+                                         sweep, dXp, dA)
         else:
-            dstate = self._reference_backward(sweep, dy, dstate_T, W_hh, dXp, dA)
+            dstate = self._reference_backward(s, sweep, dy, dstate_T, W_hh, dXp, dA)
         x2 = sweep.x.reshape(T * B, I_k)                           # (T*B, I_k)
         h_prev = sweep.states[0][:-1].reshape(T * B, H)            # (T*B, H) h_0 .. h_{T-1}
         dXp2, dA2 = dXp.reshape(T * B, GH), dA.reshape(T * B, GH)
@@ -222,10 +224,11 @@ class Recurrent(Layer):
         np.matmul(dA2.T, h_prev, out=self.grads["weight_hh" + s])  # dW_hh = sum_t dA_t^T h_{t-1}
         np.sum(dXp2, axis=0, out=self.grads["bias_ih" + s])
         np.sum(dA2, axis=0, out=self.grads["bias_hh" + s])
+        self.cell_grads(s, sweep, dXp)
         dx = (dXp2 @ W_ih).reshape(T, B, I_k)                      # dx_t = dXp_t W_ih
         return dx, dstate
 
-    def _reference_backward(self, sweep, dy, dstate_T, W_hh, dXp, dA):
+    def _reference_backward(self, s, sweep, dy, dstate_T, W_hh, dXp, dA):
         """The per-step NumPy loop of BPTT (the slow, obvious reference of the compiled sweep_backward)."""
         m = sweep.mask
         dstate = tuple(np.array(g, dtype=self.dtype) for g in dstate_T)   # dL / d(carried state at t)
@@ -236,7 +239,7 @@ class Recurrent(Layer):
                 dcand = (dh,) + dstate[1:]
             else:
                 dcand = (dh * m[t],) + tuple(g * m[t] for g in dstate[1:])
-            dprev = list(self.step_backward(sweep.record, t, dcand, prev, dXp[t], dA[t]))
+            dprev = list(self.step_backward(s, sweep.record, t, dcand, prev, dXp[t], dA[t]))
             dh_prev = dA[t] @ W_hh                                 # dh_{t-1} = dA_t W_hh
             dprev[0] = dh_prev if dprev[0] is None else dh_prev + dprev[0]
             if m is not None:                                      # masked steps pass the state gradient through
@@ -249,6 +252,9 @@ class Recurrent(Layer):
         if m is None:
             return np.empty((0, 0), self.dtype), False
         return np.ascontiguousarray(m[:, :, 0]), True
+
+    def cell_grads(self, s, sweep, dXp):
+        """Gradients of a cell's own extra parameters (e.g. peepholes) for suffix s; none by default."""
 
     # ---- argument checks --------------------------------------------------------------------------------------
     def _state_form(self):

@@ -36,7 +36,7 @@ class SimpleRNN(Recurrent):
     def new_record(self, T, B):
         return RNNRecord(np.empty((T, B, self.hidden_size), self.dtype))
 
-    def step_forward(self, rec, t, xp, a, prev):
+    def step_forward(self, s, rec, t, xp, a, prev):
         h = np.add(xp, a, out=rec.h[t])
         if self.nonlinearity == "tanh":
             np.tanh(h, out=h)                                   # h_t = tanh(.)
@@ -44,7 +44,7 @@ class SimpleRNN(Recurrent):
             np.maximum(h, 0.0, out=h)                           # h_t = relu(.)
         return (h,)
 
-    def step_backward(self, rec, t, dcand, prev, dxp, da):
+    def step_backward(self, s, rec, t, dcand, prev, dxp, da):
         dh, = dcand
         h = rec.h[t]
         if self.nonlinearity == "tanh":
@@ -53,10 +53,10 @@ class SimpleRNN(Recurrent):
             np.multiply(dh, h > 0.0, out=dxp)                   # relu' = [h > 0]
         return (None,)
 
-    def sweep_forward(self, Xp, W_hh, b_hh, mask, states, rec, y):
+    def sweep_forward(self, s, Xp, W_hh, b_hh, mask, states, rec, y):
         rnn_forward_sweep(Xp, W_hh, b_hh, self.nonlinearity == "relu", *mask, *states, *rec, y)
 
-    def sweep_backward(self, dy, dstate_T, mask, W_hh, sweep, dXp, dA):
+    def sweep_backward(self, s, dy, dstate_T, mask, W_hh, sweep, dXp, dA):
         return rnn_backward_sweep(dy, *dstate_T, self.nonlinearity == "relu", *mask, W_hh, sweep.record.h, dXp)
 
 

@@ -1,0 +1,25 @@
+"""`lstmkit bench`: lstmkit's recurrent layers against PyTorch's, side by side (see lstmkit/bench.py)."""
+
+from .common import print_table
+
+
+def cmd_bench(args):
+    from .. import bench
+    shapes = bench.SHAPES if not args.shape else [tuple(int(v) for v in s.split("x")) for s in args.shape]
+    for shape in shapes:
+        if len(shape) != 4 or min(shape) < 1:
+            raise ValueError(f"--shape takes BxTxIxH with four positive integers, got {shape}.")
+    rows, machine = bench.run(shapes, cells=args.cells.split(","), repeats=args.repeats)
+    gemm = ", ".join(f"{k} {v} GFLOP/s" for k, v in machine["gemm_gflops"].items())
+    print(f"{machine['processor']}, {machine['cpus']} CPUs, numpy {machine['numpy']}, torch {machine['torch']} "
+          f"({machine['torch_threads']} threads); float32 GEMM peak: {gemm}")
+    print_table("training step = forward + backward of the whole output sequence; medians of "
+                f"{args.repeats} interleaved runs", bench.COLUMNS, bench.format_rows(rows))
+
+
+def register(sub):
+    parser = sub.add_parser("bench", help="time lstmkit's LSTM/GRU against PyTorch's (when installed)")
+    parser.add_argument("--cells", default="lstm,gru", help="comma-separated cells (default: lstm,gru)")
+    parser.add_argument("--shape", action="append", help="BxTxIxH, repeatable (default: the five standard shapes)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per case (default: 7)")
+    parser.set_defaults(func=cmd_bench)
