@@ -60,6 +60,8 @@ def gradcheck(layer, x, initial_state=None, mask=None, training=False, eps=1e-6,
 
     def run(x_in, state_in):
         layer.rng.bit_generator.state = copy.deepcopy(rng_state)
+        if hasattr(layer, "reset_states"):                      # a stateful layer must not carry between runs
+            layer.reset_states()
         extra = {} if state_in is None else {"initial_state": state_in}
         return layer.forward(x_in, **kwargs, **extra)
 

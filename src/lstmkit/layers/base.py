@@ -60,8 +60,18 @@ class Layer:
         return int(sum(p.size for p in self.params.values()))
 
     def get_config(self):
-        """The constructor arguments, read back from the attributes of the same name."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        """The constructor arguments, read back from the attributes of the same name. A subclass whose
+        `__init__` passes `*args, **kwargs` on to its parent contributes its own named arguments; the parent's
+        follow."""
+        names = []
+        for cls in type(self).__mro__:
+            if "__init__" not in vars(cls):
+                continue
+            params = inspect.signature(cls.__init__).parameters.values()
+            names += [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                      and p.name != "self" and p.name not in names]
+            if not any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+                break
         return {name: getattr(self, name) for name in names}
 
     def __repr__(self):

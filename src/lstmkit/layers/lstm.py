@@ -44,11 +44,9 @@ class LSTM(Recurrent):
 
     STATES = ("h", "c")
 
-    def __init__(self, hidden_size, num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
-                 return_state=False, forget_bias=None, peephole=False, forget_gate=True, coupled=False,
-                 implementation="compiled", dtype="float32"):
-        super().__init__(hidden_size, num_layers, bidirectional, dropout, return_sequences, return_state,
-                         implementation, dtype)
+    def __init__(self, hidden_size, *args, forget_bias=None, peephole=False, forget_gate=True, coupled=False,
+                 **kwargs):
+        super().__init__(hidden_size, *args, **kwargs)
         if coupled and not forget_gate:
             raise ValueError("coupled=True derives the forget gate from the input gate (f = 1 - i); it cannot be "
                              "combined with forget_gate=False.")

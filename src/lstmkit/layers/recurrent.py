@@ -50,7 +50,7 @@ class Recurrent(Layer):
     SEPARATE_RECURRENT_GRAD = False   # True when dL/da differs from dL/dxp (GRU's r * (W_hn h + b_hn))
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
-                 return_state=False, implementation="compiled", dtype="float32"):
+                 return_state=False, stateful=False, implementation="compiled", dtype="float32"):
         super().__init__(dtype)
         if implementation not in ("compiled", "reference"):
             raise ValueError(f"implementation must be 'compiled' or 'reference', got {implementation!r}.")
@@ -60,7 +60,10 @@ class Recurrent(Layer):
         self.dropout = check_rate(dropout, "dropout")
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
+        self.stateful = bool(stateful)
         self.implementation = implementation
+        self.carry_states = self.stateful      # carry final states into the next forward (stateful, or TBPTT)
+        self.states = None                     # the carried final states, per state vector (L*D, B, H)
         self.dinitial_state = None
         self._cache = None
 
@@ -101,7 +104,12 @@ class Recurrent(Layer):
         check_feature_size(x, self.input_shape[-1])
         B, T, _ = x.shape
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
-        state0 = self._check_initial_state(initial_state, B)      # per state vector, (L*D, B, H)
+        carried = self.carry_states and initial_state is None and self.states is not None
+        if carried and self.states[0].shape[1] != B:
+            raise ValueError(f"this {type(self).__name__} carries states for a batch of {self.states[0].shape[1]}, "
+                             f"but x has a batch of {B}; call reset_states() first (stateful layers need the "
+                             f"same batch size from one call to the next).")
+        state0 = self.states if carried else self._check_initial_state(initial_state, B)   # each (L*D, B, H)
         m = self._check_mask(mask, B, T)                           # (T, B, 1) or None
         finals = tuple(np.empty((L * D, B, H), self.dtype) for _ in self.STATES)
         sweeps, keep_masks = [], []
@@ -123,6 +131,8 @@ class Recurrent(Layer):
                 keep_masks.append(keep)
                 inp = inp * keep
         self._cache = ForwardCache(sweeps, keep_masks, (B, T), initial_state is not None)
+        if self.carry_states:                                      # the next call starts here; no gradient flows back
+            self.states = tuple(final.copy() for final in finals)
         if self.return_sequences:
             out = np.ascontiguousarray(inp.transpose(1, 0, 2))     # (B, T, D*H)
         else:
@@ -252,6 +262,10 @@ class Recurrent(Layer):
         if m is None:
             return np.empty((0, 0), self.dtype), False
         return np.ascontiguousarray(m[:, :, 0]), True
+
+    def reset_states(self):
+        """Forget the carried states: the next forward starts from zeros (or its initial_state)."""
+        self.states = None
 
     def cell_grads(self, s, sweep, dXp):
         """Gradients of a cell's own extra parameters (e.g. peepholes) for suffix s; none by default."""

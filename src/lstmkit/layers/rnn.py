@@ -24,11 +24,8 @@ class SimpleRNN(Recurrent):
 
     G = 1
 
-    def __init__(self, hidden_size, num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
-                 return_state=False, nonlinearity="tanh", implementation="compiled",
-                 dtype="float32"):
-        super().__init__(hidden_size, num_layers, bidirectional, dropout, return_sequences, return_state,
-                         implementation, dtype)
+    def __init__(self, hidden_size, *args, nonlinearity="tanh", **kwargs):
+        super().__init__(hidden_size, *args, **kwargs)
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}.")
         self.nonlinearity = nonlinearity
