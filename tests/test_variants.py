@@ -98,3 +98,54 @@ def test_variants_save_and_load(tmp_path):
     x = rng.standard_normal((4, 5, 2))
     model.save(tmp_path / "m.lstmkit")
     np.testing.assert_array_equal(lk.load(tmp_path / "m.lstmkit").predict(x), model.predict(x))
+
+
+# ---- proj_size: LSTM with a projected hidden state, as torch.nn.LSTM ---------------------------------------------
+@pytest.mark.parametrize("implementation", ["compiled", "reference"])
+@pytest.mark.parametrize("variant", [dict(proj_size=2), dict(proj_size=2, peephole=True, coupled=True)],
+                         ids=["proj", "proj,peephole,coupled"])
+def test_projection_gradients(variant, implementation):
+    layer = LSTM(3, num_layers=2, bidirectional=True, return_state=True, implementation=implementation, **variant)
+    state = (rng.standard_normal((4, 2, 2)), rng.standard_normal((4, 2, 3)))
+    result = lk.gradcheck(layer, X, mask=MASK, initial_state=state)
+    assert result.max_error < 1e-6, result.errors
+    assert "weight_hr_l1_reverse" in result.errors
+
+
+@pytest.mark.parametrize("implementation", ["compiled", "reference"])
+@pytest.mark.parametrize("dtype, tol", [("float64", 1e-10), ("float32", 1e-5)])
+def test_projection_matches_pytorch(implementation, dtype, tol):
+    torch = pytest.importorskip("torch")
+    layer = LSTM(5, num_layers=2, bidirectional=True, proj_size=3, return_sequences=True, return_state=True,
+                 implementation=implementation, dtype=dtype).build((4, 3), np.random.default_rng(1))
+    module = torch.nn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=3, batch_first=True)
+    module = module.double() if dtype == "float64" else module.float()
+    assert {k: tuple(v.shape) for k, v in module.state_dict().items()} == \
+        {k: v.shape for k, v in layer.params.items()}
+    with torch.no_grad():
+        for name, value in layer.params.items():
+            getattr(module, name).copy_(torch.from_numpy(value))
+    x = X.astype(dtype)
+    xt = torch.tensor(x, requires_grad=True)
+    out, (h_n, c_n) = layer.forward(x)
+    t_out, (t_h, t_c) = module(xt)
+    grads = [rng.standard_normal(a.shape).astype(dtype) for a in (out, h_n, c_n)]
+    sum((t * torch.from_numpy(g)).sum() for t, g in zip((t_out, t_h, t_c), grads)).backward()
+    dx = layer.backward((grads[0], (grads[1], grads[2])))
+
+    def close(a, b):
+        b = b.detach().numpy()
+        assert np.abs(a - b).max() <= tol * max(np.abs(b).max(), 1e-12)
+    for a, b in ((out, t_out), (h_n, t_h), (c_n, t_c), (dx, xt.grad)):
+        close(a, b)
+    for name in layer.params:
+        close(layer.grads[name], getattr(module, name).grad)
+
+
+def test_projection_shapes_and_errors():
+    layer = LSTM(4, proj_size=2, num_layers=2, return_state=True).build((None, 3), np.random.default_rng(0))
+    out, (h_n, c_n) = layer.forward(np.zeros((5, 6, 3)))
+    assert out.shape == (5, 2) and h_n.shape == (2, 5, 2) and c_n.shape == (2, 5, 4)
+    assert layer.params["weight_hh_l1"].shape == (16, 2) and layer.params["weight_ih_l1"].shape == (16, 2)
+    with pytest.raises(ValueError, match="proj_size"):
+        LSTM(4, proj_size=4)

@@ -18,7 +18,9 @@ class LSTMRecord(NamedTuple):
     gates: np.ndarray    # (T, B, G*H) the gates after their non-linearities: i, f, g, o (i, g, o when G = 3)
     c: np.ndarray        # (T, B, H) candidate cell state c_t
     tanh_c: np.ndarray   # (T, B, H) tanh(c_t)
-    h: np.ndarray        # (T, B, H) candidate hidden state h_t
+    h: np.ndarray        # (T, B, H) candidate hidden state o_t * tanh(c_t) (before the projection, if any)
+    h_proj: np.ndarray   # (T, B, P) with proj_size P: the projected h_t = W_hr (o_t * tanh(c_t)); else (T, B, 0)
+    dh_proj: np.ndarray  # (T, B, P) backward's dL/dh_t of the projected state, kept for dW_hr
 
 
 class LSTM(Recurrent):
@@ -28,6 +30,8 @@ class LSTM(Recurrent):
         g_t = tanh(H_t[g])                      c_t = f_t * c_{t-1} + i_t * g_t      (the additive cell path)
         o_t = sigma(H_t[o] + p_o * c_t)         h_t = o_t * tanh(c_t)
 
+    With `proj_size` P > 0 (as torch.nn.LSTM, Sak et al. 2014) the hidden state is projected,
+    `h_t = W_hr (o_t * tanh(c_t))`, so h has P units and `W_hh` is (G*H, P); c keeps H.
     The peephole terms `p * c` exist only with `peephole=True`; note that p_o sees the new cell state c_t, as in
     Gers et al. 2002, while p_i and p_f see c_{t-1}.
     `forget_gate=False`: the original 1997 LSTM, f_t = 1 (no forget-gate block). `coupled=True`: CIFG,
@@ -36,7 +40,7 @@ class LSTM(Recurrent):
     Parameters per layer k (suffix `_reverse` for the backward direction), as torch.nn.LSTM for the standard cell:
     `weight_ih_l{k}` (G*H, I_k), `weight_hh_l{k}` (G*H, H), `bias_ih_l{k}`, `bias_hh_l{k}` (G*H,), G = 4
     (i, f, g, o) or 3 (i, g, o); with peepholes `weight_peephole_l{k}` (3, H) rows p_i, p_f, p_o, or (2, H)
-    rows p_i, p_o when there is no forget-gate block.
+    rows p_i, p_o when there is no forget-gate block; with proj_size `weight_hr_l{k}` (P, H).
     `forget_bias`: when given, the forget-gate slice of `bias_ih` is set to it and that of `bias_hh` to 0, so
     the forget gate starts open (Jozefowicz et al. 2015; Keras' unit_forget_bias uses 1.0). None keeps PyTorch's
     uniform initialisation.
@@ -45,8 +49,13 @@ class LSTM(Recurrent):
     STATES = ("h", "c")
 
     def __init__(self, hidden_size, *args, forget_bias=None, peephole=False, forget_gate=True, coupled=False,
-                 **kwargs):
+                 proj_size=0, **kwargs):
         super().__init__(hidden_size, *args, **kwargs)
+        if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)) \
+                or not 0 <= proj_size < self.hidden_size:
+            raise ValueError(f"proj_size must be an integer in [0, hidden_size) = [0, {self.hidden_size}), "
+                             f"got {proj_size!r}.")
+        self.proj_size = int(proj_size)
         if coupled and not forget_gate:
             raise ValueError("coupled=True derives the forget gate from the input gate (f = 1 - i); it cannot be "
                              "combined with forget_gate=False.")
@@ -63,6 +72,10 @@ class LSTM(Recurrent):
         return COUPLED if self.coupled else (STANDARD if self.forget_gate else NO_FORGET)
 
     @property
+    def state_sizes(self):
+        return (self.proj_size or self.hidden_size, self.hidden_size)
+
+    @property
     def G(self):
         return 4 if self.mode == STANDARD else 3
 
@@ -75,6 +88,9 @@ class LSTM(Recurrent):
                 if self.forget_bias is not None:
                     self.params["bias_ih" + s][H:2 * H] = self.forget_bias
                     self.params["bias_hh" + s][H:2 * H] = 0.0
+                if self.proj_size:
+                    bound = 1 / np.sqrt(H)
+                    self.params["weight_hr" + s] = rng.uniform(-bound, bound, (self.proj_size, H))
                 if self.peephole:
                     rows = 3 if self.mode == STANDARD else 2
                     self.params["weight_peephole" + s] = rng.uniform(-1 / np.sqrt(H), 1 / np.sqrt(H), (rows, H))
@@ -87,8 +103,19 @@ class LSTM(Recurrent):
             P[[0, 1, 2] if self.mode == STANDARD else [0, 2]] = stored
         return P
 
+    def _projection(self, s):
+        """W_hr (P, H), or an empty (0, H) array without projection."""
+        if self.proj_size:
+            return self.params["weight_hr" + s]
+        return np.empty((0, self.hidden_size), self.dtype)
+
     def cell_grads(self, s, sweep, dXp):
-        """Peephole gradients: dp_i = sum dH[i] c_{t-1}, dp_f = sum dH[f] c_{t-1}, dp_o = sum dH[o] c_t."""
+        """dW_hr = sum_t dh_t^T (o_t * tanh(c_t)); peepholes: dp_i = sum dH[i] c_{t-1}, dp_f = sum dH[f] c_{t-1},
+        dp_o = sum dH[o] c_t."""
+        if self.proj_size:
+            P, H = self.proj_size, self.hidden_size
+            np.matmul(sweep.record.dh_proj.reshape(-1, P).T, sweep.record.h.reshape(-1, H),
+                      out=self.grads["weight_hr" + s])
         if not self.peephole:
             return
         H, (i, f, g, o) = self.hidden_size, self._offsets()
@@ -106,7 +133,8 @@ class LSTM(Recurrent):
 
     def new_record(self, T, B):
         H = self.hidden_size
-        return LSTMRecord(*(np.empty((T, B, n * H), self.dtype) for n in (self.G, 1, 1, 1)))
+        sizes = (self.G * H, H, H, H, self.proj_size, self.proj_size)
+        return LSTMRecord(*(np.empty((T, B, n), self.dtype) for n in sizes))
 
     # ---- one step, NumPy (the reference) ----------------------------------------------------------------------
     def step_forward(self, s, rec, t, xp, a, prev):
@@ -125,6 +153,8 @@ class LSTM(Recurrent):
         o = sigmoid(gates[:, oo:oo + H] + p_o * c, out=gates[:, oo:oo + H])
         tanh_c = np.tanh(c, out=rec.tanh_c[t])
         h = np.multiply(o, tanh_c, out=rec.h[t])                # h_t = o * tanh(c_t)
+        if self.proj_size:
+            h = np.matmul(h, self.params["weight_hr" + s].T, out=rec.h_proj[t])   # h_t = W_hr (o * tanh(c_t))
         return h, c
 
     def step_backward(self, s, rec, t, dcand, prev, dxp, da):
@@ -132,6 +162,9 @@ class LSTM(Recurrent):
         (None, dc_{t-1}); the driver adds dh_{t-1} = dH_t W_hh."""
         H, (oi, of, og, oo) = self.hidden_size, self._offsets()
         dh, dc_next = dcand
+        if self.proj_size:
+            rec.dh_proj[t] = dh
+            dh = dh @ self.params["weight_hr" + s]               # back through h_t = W_hr (o * tanh(c_t))
         c_prev = prev[1]
         p_i, p_f, p_o = self._peepholes(s)
         gates, tanh_c = rec.gates[t], rec.tanh_c[t]
@@ -155,25 +188,29 @@ class LSTM(Recurrent):
 
     # ---- the whole sequence, compiled (the fast path) ---------------------------------------------------------
     def sweep_forward(self, s, Xp, W_hh, b_hh, mask, states, rec, y):
-        lstm_forward_sweep(Xp, W_hh, b_hh, self._peepholes(s), self.mode, *mask, *states, *rec, y)
+        lstm_forward_sweep(Xp, W_hh, b_hh, self._peepholes(s), self._projection(s), self.mode, *mask, *states,
+                           *rec[:5], y)
 
     def sweep_backward(self, s, dy, dstate_T, mask, W_hh, sweep, dXp, dA):
-        return lstm_backward_sweep(dy, *dstate_T, self._peepholes(s), self.mode, *mask, W_hh, sweep.states[1],
-                                   sweep.record.gates, sweep.record.tanh_c, dXp)
+        return lstm_backward_sweep(dy, *dstate_T, self._peepholes(s), self._projection(s), self.mode, *mask, W_hh,
+                                   sweep.states[1], sweep.record.gates, sweep.record.tanh_c, sweep.record.dh_proj,
+                                   dXp)
 
 
 # The compiled sweeps compute the same equations as step_forward / step_backward for one whole sequence, fused:
 # one GEMM and one pass over (B, H) per step, no allocation inside the time loop.
 @njit(cache=True)
-def lstm_forward_sweep(Xp, W_hh, b_hh, P, mode, mask, has_mask, states_h, states_c, gates, c, tanh_c, h, y):
-    """Xp (T, B, G*H) = W_ih x_t + b_ih for all t; P (3, H) the peepholes p_i, p_f, p_o (zeros if none);
-    states_h/states_c (T+1, B, H) with [0] the initial state; fills the record arrays, the carried states and
-    (when masked) the outputs y. mask (T, B): 1.0 on real steps."""
+def lstm_forward_sweep(Xp, W_hh, b_hh, P, W_hr, mode, mask, has_mask, states_h, states_c, gates, c, tanh_c, h,
+                       h_proj, y):
+    """Xp (T, B, G*H) = W_ih x_t + b_ih for all t; P (3, H) the peepholes p_i, p_f, p_o (zeros if none); W_hr
+    (P, H) the projection ((0, H) if none); states_h/states_c (T+1, B, .) with [0] the initial state; fills the
+    record arrays, the carried states and (when masked) the outputs y. mask (T, B): 1.0 on real steps."""
     T, B, GH = Xp.shape
     H = P.shape[1]
+    proj = W_hr.shape[0] > 0
     oi, of, og, oo = (0, H, 2 * H, 3 * H) if mode == STANDARD else (0, 0, H, 2 * H)
     a = np.empty((B, GH), Xp.dtype)
-    W_hhT = W_hh.T
+    W_hhT, W_hrT = W_hh.T, W_hr.T
     for t in range(T):
         np.dot(states_h[t], W_hhT, a)                          # W_hh h_{t-1}, (B, G*H)
         for b in range(B):
@@ -193,30 +230,50 @@ def lstm_forward_sweep(Xp, W_hh, b_hh, P, mode, mask, has_mask, states_h, states
                 tc = tanh_scalar(c_t)
                 h_t = o * tc                                   # h_t = o * tanh(c_t)
                 c[t, b, j], tanh_c[t, b, j], h[t, b, j] = c_t, tc, h_t
-                if has_mask:
-                    y[t, b, j] = m * h_t
-                    states_c[t + 1, b, j] = c_prev + m * (c_t - c_prev)
-                    states_h[t + 1, b, j] = states_h[t, b, j] + m * (h_t - states_h[t, b, j])
-                else:
-                    states_c[t + 1, b, j] = c_t
-                    states_h[t + 1, b, j] = h_t
+                states_c[t + 1, b, j] = c_prev + m * (c_t - c_prev) if has_mask else c_t
+                if not proj:
+                    if has_mask:
+                        y[t, b, j] = m * h_t
+                    states_h[t + 1, b, j] = states_h[t, b, j] + m * (h_t - states_h[t, b, j]) if has_mask else h_t
+        if proj:
+            np.dot(h[t], W_hrT, h_proj[t])                     # h_t = W_hr (o * tanh(c_t)), (B, P)
+            for b in range(B):
+                m = mask[t, b] if has_mask else 1.0
+                for j in range(W_hr.shape[0]):
+                    h_t = h_proj[t, b, j]
+                    if has_mask:
+                        y[t, b, j] = m * h_t
+                    states_h[t + 1, b, j] = states_h[t, b, j] + m * (h_t - states_h[t, b, j]) if has_mask else h_t
 
 
 @njit(cache=True)
-def lstm_backward_sweep(dy, dh_T, dc_T, P, mode, mask, has_mask, W_hh, states_c, gates, tanh_c, dXp):
-    """Mirror of lstm_forward_sweep: dy (T, B, H) on the outputs, dh_T/dc_T (B, H) on the final states; writes
-    dXp (T, B, G*H) = dH_t and returns the gradients of the initial states (dh_0, dc_0)."""
+def lstm_backward_sweep(dy, dh_T, dc_T, P, W_hr, mode, mask, has_mask, W_hh, states_c, gates, tanh_c, dh_proj, dXp):
+    """Mirror of lstm_forward_sweep: dy (T, B, .) on the outputs, dh_T/dc_T on the final states; writes
+    dXp (T, B, G*H) = dH_t (and dh_proj with a projection) and returns the gradients (dh_0, dc_0)."""
     T, B, GH = dXp.shape
     H = P.shape[1]
+    proj = W_hr.shape[0] > 0
     oi, of, og, oo = (0, H, 2 * H, 3 * H) if mode == STANDARD else (0, 0, H, 2 * H)
     dh = dh_T.copy()                                           # dL/dh carried into step t from t+1
     dc = dc_T.copy()
-    dh_rec = np.empty((B, H), dXp.dtype)
+    dh_rec = np.empty(dh.shape, dXp.dtype)
+    dr = np.empty((B, H), dXp.dtype)                           # dL/d(o * tanh(c)) at step t
     for t in range(T - 1, -1, -1):
         for b in range(B):
             m = mask[t, b] if has_mask else 1.0
+            for j in range(dh.shape[1]):
+                dr_t = (dh[b, j] + dy[t, b, j]) * m
+                dh[b, j] = (1.0 - m) * dh[b, j]                # pass-through of masked steps
+                if proj:
+                    dh_proj[t, b, j] = dr_t
+                else:
+                    dr[b, j] = dr_t
+        if proj:
+            np.dot(dh_proj[t], W_hr, dr)                       # back through h_t = W_hr (o * tanh(c_t))
+        for b in range(B):
+            m = mask[t, b] if has_mask else 1.0
             for j in range(H):
-                dh_t = (dh[b, j] + dy[t, b, j]) * m
+                dh_t = dr[b, j]
                 i, g, o = gates[t, b, oi + j], gates[t, b, og + j], gates[t, b, oo + j]
                 c_prev = states_c[t, b, j]
                 tc = tanh_c[t, b, j]
@@ -239,7 +296,6 @@ def lstm_backward_sweep(dy, dh_T, dc_T, P, mode, mask, has_mask, W_hh, states_c,
                 dH_i = di * i * (1.0 - i)
                 dXp[t, b, oi + j] = dH_i
                 dc[b, j] = dc_prev + dH_i * P[0, j] + (1.0 - m) * dc[b, j]  # (+ pass-through if masked)
-                dh[b, j] = (1.0 - m) * dh[b, j]
         np.dot(dXp[t], W_hh, dh_rec)                           # dh_{t-1} = dH_t W_hh
         dh += dh_rec
     return dh, dc

@@ -72,26 +72,31 @@ class Recurrent(Layer):
     def num_directions(self):
         return 2 if self.bidirectional else 1
 
+    @property
+    def state_sizes(self):
+        """Width of each state vector; the first, h, is also the width of the output of one direction."""
+        return (self.hidden_size,) * len(self.STATES)
+
     @staticmethod
     def suffix(k, d):
         """PyTorch's parameter-name suffix for layer k, direction d: `_l0`, `_l0_reverse`, ..."""
         return f"_l{k}" + ("_reverse" if d else "")
 
     def _create_params(self, input_shape, rng):
-        H, G, D = self.hidden_size, self.G, self.num_directions
+        H, G, D, Hs = self.hidden_size, self.G, self.num_directions, self.state_sizes[0]
         bound = 1.0 / np.sqrt(H)                           # PyTorch: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
         for k in range(self.num_layers):
-            in_size = input_shape[-1] if k == 0 else D * H
+            in_size = input_shape[-1] if k == 0 else D * Hs
             for d in range(D):
                 s = self.suffix(k, d)
                 self.params["weight_ih" + s] = rng.uniform(-bound, bound, (G * H, in_size))
-                self.params["weight_hh" + s] = rng.uniform(-bound, bound, (G * H, H))
+                self.params["weight_hh" + s] = rng.uniform(-bound, bound, (G * H, Hs))
                 self.params["bias_ih" + s] = rng.uniform(-bound, bound, (G * H,))
                 self.params["bias_hh" + s] = rng.uniform(-bound, bound, (G * H,))
 
     def output_shape(self, input_shape):
         T = input_shape[0]
-        width = self.num_directions * self.hidden_size
+        width = self.num_directions * self.state_sizes[0]
         return (T, width) if self.return_sequences else (width,)
 
     # ---- forward ----------------------------------------------------------------------------------------------
@@ -103,7 +108,7 @@ class Recurrent(Layer):
             self.build(x.shape[1:])
         check_feature_size(x, self.input_shape[-1])
         B, T, _ = x.shape
-        L, D, H = self.num_layers, self.num_directions, self.hidden_size
+        L, D = self.num_layers, self.num_directions
         carried = self.carry_states and initial_state is None and self.states is not None
         if carried and self.states[0].shape[1] != B:
             raise ValueError(f"this {type(self).__name__} carries states for a batch of {self.states[0].shape[1]}, "
@@ -111,7 +116,7 @@ class Recurrent(Layer):
                              f"same batch size from one call to the next).")
         state0 = self.states if carried else self._check_initial_state(initial_state, B)   # each (L*D, B, H)
         m = self._check_mask(mask, B, T)                           # (T, B, 1) or None
-        finals = tuple(np.empty((L * D, B, H), self.dtype) for _ in self.STATES)
+        finals = tuple(np.empty((L * D, B, size), self.dtype) for size in self.state_sizes)
         sweeps, keep_masks = [], []
         inp = x.transpose(1, 0, 2)                                 # (T, B, I)
         for k in range(L):
@@ -147,17 +152,16 @@ class Recurrent(Layer):
         W_ih, W_hh = self.params["weight_ih" + s], self.params["weight_hh" + s]
         b_ih, b_hh = self.params["bias_ih" + s], self.params["bias_hh" + s]
         T, B, _ = x.shape
-        H = self.hidden_size
         Xp = (x.reshape(T * B, -1) @ W_ih.T + b_ih).reshape(T, B, -1)   # (T, B, G*H) input projection, one GEMM
-        states = tuple(np.empty((T + 1, B, H), self.dtype) for _ in self.STATES)
+        states = tuple(np.empty((T + 1, B, size), self.dtype) for size in self.state_sizes)
         for states_k, s0 in zip(states, state0):
             states_k[0] = s0
         record = self.new_record(T, B)
-        y = states[0][1:] if m is None else np.empty((T, B, H), self.dtype)
+        y = states[0][1:] if m is None else np.empty((T, B, self.state_sizes[0]), self.dtype)
         if self.implementation == "compiled":
             self.sweep_forward(s, Xp, W_hh, b_hh, self._kernel_mask(m), states, record, y)
             return Sweep(x, states, record, m), y
-        a = np.empty((B, self.G * H), self.dtype)                  # W_hh h_{t-1} + b_hh, reused every step
+        a = np.empty((B, self.G * self.hidden_size), self.dtype)   # W_hh h_{t-1} + b_hh, reused every step
         for t in range(T):
             prev = tuple(states_k[t] for states_k in states)
             np.matmul(prev[0], W_hh.T, out=a)
@@ -181,7 +185,7 @@ class Recurrent(Layer):
             raise RuntimeError(f"{type(self).__name__}.backward called before forward.")
         cache = self._cache
         B, T = cache.batch_time
-        L, D, H = self.num_layers, self.num_directions, self.hidden_size
+        L, D, H = self.num_layers, self.num_directions, self.state_sizes[0]
         dy, dfinal = self._split_dout(dout, B)
         out_shape = (B, T, D * H) if self.return_sequences else (B, D * H)
         dy = np.zeros(out_shape, self.dtype) if dy is None else check_gradient_shape(dy, out_shape, self.dtype)
@@ -191,7 +195,7 @@ class Recurrent(Layer):
             dinp = np.zeros((T, B, D * H), self.dtype)
             for d in range(D):
                 dfinal[0][(L - 1) * D + d] += dy[:, d * H:(d + 1) * H]
-        dstate0 = tuple(np.empty((L * D, B, H), self.dtype) for _ in self.STATES)
+        dstate0 = tuple(np.empty((L * D, B, size), self.dtype) for size in self.state_sizes)
         for k in reversed(range(L)):
             if k < L - 1 and cache.dropout_keep:
                 dinp = dinp * cache.dropout_keep[k]
@@ -218,7 +222,7 @@ class Recurrent(Layer):
         s = self.suffix(k, d)
         W_ih, W_hh = self.params["weight_ih" + s], self.params["weight_hh" + s]
         T, B, I_k = sweep.x.shape
-        H, GH = self.hidden_size, self.G * self.hidden_size
+        Hs, GH = self.state_sizes[0], self.G * self.hidden_size
         m = sweep.mask
         dXp = np.empty((T, B, GH), self.dtype)                     # dL / d(W_ih x_t + b_ih)
         dA = np.empty((T, B, GH), self.dtype) if self.SEPARATE_RECURRENT_GRAD else dXp   # dL / d(W_hh h + b_hh)
@@ -228,7 +232,7 @@ class Recurrent(Layer):
         else:
             dstate = self._reference_backward(s, sweep, dy, dstate_T, W_hh, dXp, dA)
         x2 = sweep.x.reshape(T * B, I_k)                           # (T*B, I_k)
-        h_prev = sweep.states[0][:-1].reshape(T * B, H)            # (T*B, H) h_0 .. h_{T-1}
+        h_prev = sweep.states[0][:-1].reshape(T * B, Hs)           # (T*B, H) h_0 .. h_{T-1}
         dXp2, dA2 = dXp.reshape(T * B, GH), dA.reshape(T * B, GH)
         np.matmul(dXp2.T, x2, out=self.grads["weight_ih" + s])     # dW_ih = sum_t dXp_t^T x_t
         np.matmul(dA2.T, h_prev, out=self.grads["weight_hh" + s])  # dW_hh = sum_t dA_t^T h_{t-1}
@@ -275,15 +279,15 @@ class Recurrent(Layer):
         return "h_0" if len(self.STATES) == 1 else "(h_0, c_0)"
 
     def _check_initial_state(self, initial_state, B):
-        shape = (self.num_layers * self.num_directions, B, self.hidden_size)
+        shapes = [(self.num_layers * self.num_directions, B, size) for size in self.state_sizes]
         if initial_state is None:
-            return tuple(np.zeros(shape, self.dtype) for _ in self.STATES)
+            return tuple(np.zeros(shape, self.dtype) for shape in shapes)
         parts = (initial_state,) if len(self.STATES) == 1 else initial_state
         if not isinstance(parts, (tuple, list)) or len(parts) != len(self.STATES):
             raise ValueError(f"initial_state of {type(self).__name__} must be {self._state_form()}, "
                              f"got {type(initial_state).__name__}.")
         checked = []
-        for name, part in zip(self.STATES, parts):
+        for name, part, shape in zip(self.STATES, parts, shapes):
             arr = check_array(part, f"initial_state {name}_0", ndim=3, dtype=self.dtype)
             if arr.shape != shape:
                 raise ValueError(f"initial_state {name}_0 must have shape (num_layers * num_directions, B, "
@@ -303,8 +307,8 @@ class Recurrent(Layer):
 
     def _split_dout(self, dout, B):
         """Return the output gradient and per-state final-state gradients (fresh arrays, (L*D, B, H) each)."""
-        shape = (self.num_layers * self.num_directions, B, self.hidden_size)
-        dfinal = tuple(np.zeros(shape, self.dtype) for _ in self.STATES)
+        shapes = [(self.num_layers * self.num_directions, B, size) for size in self.state_sizes]
+        dfinal = tuple(np.zeros(shape, self.dtype) for shape in shapes)
         if not (self.return_state and isinstance(dout, (tuple, list))):
             return dout, dfinal
         if len(dout) != 2:
@@ -313,5 +317,5 @@ class Recurrent(Layer):
         parts = (dstate,) if len(self.STATES) == 1 else (dstate if dstate is not None else (None,) * 2)
         for name, target, part in zip(self.STATES, dfinal, parts):
             if part is not None:
-                target += check_gradient_shape(part, shape, self.dtype, f"the gradient of {name}_n")
+                target += check_gradient_shape(part, target.shape, self.dtype, f"the gradient of {name}_n")
         return dy, dfinal
