@@ -1,6 +1,6 @@
 """lstmkit: recurrent neural networks built from the equations, with hand-derived backpropagation through time."""
 
-from . import data, layers, losses, metrics, optim
+from . import data, diagnostics, layers, losses, metrics, optim, rtrl
 from .gradcheck import gradcheck
 from .io import load_model as load
 from .model import EarlyStopping, History, Sequential
@@ -8,7 +8,7 @@ from .model import EarlyStopping, History, Sequential
 __version__ = "0.1.0"
 
 __all__ = ["Sequential", "EarlyStopping", "History", "load", "gradcheck", "layers", "losses", "metrics", "optim",
-           "data", "interop"]
+           "data", "diagnostics", "rtrl", "interop"]
 
 
 def __getattr__(name):
