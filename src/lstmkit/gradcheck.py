@@ -116,6 +116,9 @@ def check_all_layers(seed=0):
          {"mask": mask, "initial_state": (rng.standard_normal((1, 2, 3)), rng.standard_normal((1, 2, 3)))}),
         ("GRU", layers.GRU(3, return_sequences=True), x, {}),
         ("GRU 2 layers, bidirectional, masked", layers.GRU(3, num_layers=2, bidirectional=True), x, {"mask": mask}),
+        ("JordanRNN sigmoid, masked", layers.JordanRNN(3, 2, output_activation="sigmoid", return_sequences=True), x,
+         {"mask": mask}),
+        ("LSTM peephole, coupled, projected", layers.LSTM(3, peephole=True, coupled=True, proj_size=2), x, {}),
     ]
     rows = []
     for name, layer, inputs, kwargs in cases:

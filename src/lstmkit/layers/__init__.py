@@ -5,15 +5,16 @@ from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
 from .gru import GRU
+from .jordan import JordanRNN
 from .lstm import LSTM
 from .rnn import SimpleRNN
 
-__all__ = ["Layer", "Dense", "Dropout", "Embedding", "GRU", "LSTM", "SimpleRNN"]
+__all__ = ["Layer", "Dense", "Dropout", "Embedding", "GRU", "JordanRNN", "LSTM", "SimpleRNN"]
 
 
 def get_class(name):
     """The layer class called `name` (as written in model files); a clear error for an unknown name."""
-    classes = {cls.__name__: cls for cls in (Dense, Dropout, Embedding, GRU, LSTM, SimpleRNN)}
+    classes = {cls.__name__: cls for cls in (Dense, Dropout, Embedding, GRU, JordanRNN, LSTM, SimpleRNN)}
     if name not in classes:
         raise ValueError(f"unknown layer type {name!r}; known layers: {', '.join(sorted(classes))}.")
     return classes[name]
