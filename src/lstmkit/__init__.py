@@ -8,12 +8,12 @@ from .model import EarlyStopping, History, Sequential
 __version__ = "0.1.0"
 
 __all__ = ["Sequential", "EarlyStopping", "History", "load", "gradcheck", "layers", "losses", "metrics", "optim",
-           "data", "diagnostics", "rtrl", "interop"]
+           "data", "diagnostics", "rtrl", "interop", "experiments"]
 
 
 def __getattr__(name):
-    """`lk.interop` loads on first use (it is where torch gets imported)."""
-    if name == "interop":
-        from . import interop
-        return interop
+    """`lk.interop` (where torch gets imported) and `lk.experiments` load on first use."""
+    if name in ("interop", "experiments"):
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")
