@@ -8,12 +8,13 @@ from .model import EarlyStopping, History, Sequential
 __version__ = "0.1.0"
 
 __all__ = ["Sequential", "EarlyStopping", "History", "load", "gradcheck", "layers", "losses", "metrics", "optim",
-           "data", "diagnostics", "rtrl", "interop", "experiments"]
+           "data", "diagnostics", "rtrl", "interop", "export", "experiments"]
 
 
 def __getattr__(name):
-    """`lk.interop` (where torch gets imported) and `lk.experiments` load on first use."""
-    if name in ("interop", "experiments"):
+    """`lk.interop`, `lk.export` (where torch, keras and onnx get imported) and `lk.experiments` load on first
+    use."""
+    if name in ("interop", "export", "experiments"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")

@@ -13,7 +13,7 @@ test value is forecast from the true values before it).
 """
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
@@ -53,19 +53,31 @@ class ForecastConfig:
     lr: float = _opt(3e-3, "Adam learning rate")
     forget_bias: float = _opt(1.0, "initial forget-gate bias of LSTM cells")
     seed: int = _opt(0, "random seed (weights, batches): the same seed gives the same run")
+    checkpoint_every: int = _opt(10, "write a checkpoint to the run folder every N epochs (and at the end; 0: "
+                                     "none); `--resume RUN_DIR` continues from it")
+
+    # settings that a resumed run may change: they do not alter what the epochs already run computed
+    RESUMABLE = ("epochs", "checkpoint_every")
 
     def validate(self):
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type is int and (not isinstance(value, (int, np.integer)) or isinstance(value, bool)):
                 raise ValueError(f"{f.name} must be an integer, got {value!r}.")
+            if f.type is float and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
+                                    or not np.isfinite(value)):
+                raise ValueError(f"{f.name} must be a finite number, got {value!r}.")
+            if f.type is bool and not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{f.name} must be True or False, got {value!r}.")
+            if f.type is str and value is not None and not isinstance(value, str):
+                raise ValueError(f"{f.name} must be a string or None, got {value!r}.")
             if "choices" in f.metadata and value is not None and value not in f.metadata["choices"]:
                 raise ValueError(f"{f.name} must be one of {', '.join(f.metadata['choices'])}; got {value!r}.")
         for name in ("hidden", "layers", "window", "horizon", "test_size", "epochs", "batch_size", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
-        if self.season < 0 or self.val_size < 0:
-            raise ValueError("season and val_size must be >= 0.")
+        if self.season < 0 or self.val_size < 0 or self.checkpoint_every < 0:
+            raise ValueError("season, val_size and checkpoint_every must be >= 0.")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be positive, got {self.lr}.")
         return self
@@ -142,8 +154,10 @@ def load_series(cfg):
     return load_csv(cfg.data, column=cfg.column, fill=cfg.fill)
 
 
-def train_forecaster(cfg, series=None, verbose=True):
-    """Run the whole job of the module docstring; returns a ForecastRun (nothing is written to disk)."""
+def train_forecaster(cfg, series=None, verbose=True, checkpoint=None, resume=False):
+    """Run the whole job of the module docstring; returns a ForecastRun. Nothing is written to disk unless
+    `checkpoint` names a run folder: then its config.json and, every `cfg.checkpoint_every` epochs, the training
+    checkpoint go there, and `resume=True` continues the run from that checkpoint (see `resume_config`)."""
     cfg.validate()
     series = load_series(cfg) if series is None else series
     y = series.values
@@ -178,6 +192,11 @@ def train_forecaster(cfg, series=None, verbose=True):
     fit_args = {}
     if val.any():
         fit_args = {"validation_data": (X[val], Y[val]), "early_stopping": EarlyStopping(patience=cfg.patience)}
+    if checkpoint is not None and cfg.checkpoint_every:
+        write_config(checkpoint, cfg)
+        fit_args.update(checkpoint=checkpoint, checkpoint_every=cfg.checkpoint_every, resume=resume)
+    elif resume:
+        raise ValueError("resuming needs the run folder (checkpoint=) and checkpoint_every >= 1.")
     history = model.fit(X[train], Y[train], epochs=cfg.epochs, batch_size=min(cfg.batch_size, int(train.sum())),
                         verbose=verbose, **fit_args)
     train_seconds = time.perf_counter() - started
@@ -194,6 +213,56 @@ def train_forecaster(cfg, series=None, verbose=True):
                "epochs_run": len(history.epoch), "train_seconds": round(train_seconds, 3),
                "parameters": model.count_params(), "series": series.source, "column": series.name}
     return ForecastRun(cfg, model, history.history, series.dates, y, test_start, test_forecast, metrics, transform)
+
+
+CONFIG_FILE = "config.json"
+
+
+def write_config(folder, cfg):
+    """Write the settings of a run to `<folder>/config.json` (atomically), for `--resume`."""
+    import json
+    import os
+
+    from .io import write_atomic
+
+    os.makedirs(folder, exist_ok=True)
+    write_atomic(os.path.join(folder, CONFIG_FILE), (json.dumps(asdict(cfg), indent=2) + "\n").encode())
+
+
+def resume_config(folder, changes=None):
+    """The settings of the run in `folder` (its config.json) with `changes` applied. Only the settings in
+    `ForecastConfig.RESUMABLE` may change; any other that differs from the saved value is a ValueError, since the
+    run could not go on as the same run. Also a ValueError when the folder holds no run or no checkpoint."""
+    import json
+    import os
+
+    from .checkpoint import FILENAME
+
+    path = os.path.join(folder, CONFIG_FILE)
+    if not os.path.isdir(folder):
+        raise ValueError(f"no such run folder: {folder}")
+    if not os.path.isfile(path):
+        raise ValueError(f"{folder} holds no {CONFIG_FILE}; it is not a run folder written by `lstmkit train`.")
+    if not os.path.isfile(os.path.join(folder, FILENAME)):
+        raise ValueError(f"{folder} holds no checkpoint ({FILENAME}): the run stopped before its first "
+                         f"checkpoint, or ran with --checkpoint-every 0; start it again.")
+    try:
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+        if not isinstance(saved, dict):
+            raise TypeError("not a JSON object")
+        cfg = ForecastConfig(**saved).validate()
+    except (ValueError, TypeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is damaged ({err}); the run cannot be resumed.") from None
+    if (changes or {}).get("checkpoint_every") == 0:
+        raise ValueError("--resume goes on writing checkpoints; --checkpoint-every must be at least 1.")
+    differ = {name: value for name, value in (changes or {}).items()
+              if name not in ForecastConfig.RESUMABLE and getattr(cfg, name) != value}
+    if differ:
+        listed = ", ".join(f"--{k.replace('_', '-')} {v} (the run has {getattr(cfg, k)})" for k, v in differ.items())
+        raise ValueError(f"--resume continues the run in {folder} with its saved settings, but {listed}; drop "
+                         f"{'that option' if len(differ) == 1 else 'those options'} or start a new run.")
+    return replace(cfg, **{k: v for k, v in (changes or {}).items() if k in ForecastConfig.RESUMABLE}).validate()
 
 
 def write_run(run, out):

@@ -21,10 +21,19 @@ def save_model(model, path, metadata=None):
     header = {"format": FORMAT, "format_version": str(FORMAT_VERSION),
               "config": json.dumps(model.get_config()), "metadata": json.dumps(metadata or {})}
     data = save({name: np.ascontiguousarray(p) for name, p in model.parameters().items()}, metadata=header)
+    write_atomic(path, data, suffix=".lstmkit")
+
+
+def write_atomic(path, data, suffix=""):
+    """Write the bytes `data` to `path` through a temporary file in the same folder, fsynced and then renamed
+    over `path`: readers see the old file or the new one, never a part (also used for training checkpoints)."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".lstmkit")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
     try:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)                         # mkstemp makes 0600; give it an ordinary file's mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -35,11 +44,13 @@ def save_model(model, path, metadata=None):
         raise
 
 
-def _read(path):
+def read_safetensors(path, what="model file"):
+    """The tensors and the `__metadata__` dict of the safetensors file at `path`; a missing, unreadable or
+    damaged file is one ValueError calling it a `what`."""
     from safetensors.numpy import load
 
     if not os.path.isfile(path):
-        raise ValueError(f"no such model file: {path}")
+        raise ValueError(f"no such {what}: {path}")
     with open(path, "rb") as f:
         data = f.read()
     try:
@@ -47,7 +58,7 @@ def _read(path):
         header_len = int.from_bytes(data[:8], "little")
         header = json.loads(data[8:8 + header_len])
     except Exception as err:                                   # safetensors reports damage with its own types
-        raise ValueError(f"{path} is not a readable model file (damaged or not safetensors: {err}).") from None
+        raise ValueError(f"{path} is not a readable {what} (damaged or not safetensors: {err}).") from None
     return tensors, header.get("__metadata__") or {}
 
 
@@ -58,7 +69,7 @@ def load_model(path):
     from .model import Sequential
 
     path = os.fspath(path)
-    tensors, meta = _read(path)
+    tensors, meta = read_safetensors(path)
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} is a safetensors file but not an lstmkit model (no lstmkit header).")
     try:
@@ -73,6 +84,9 @@ def load_model(path):
     if version > FORMAT_VERSION:
         raise ValueError(f"{path} was written in model format {version}, newer than this lstmkit reads "
                          f"({FORMAT_VERSION}); upgrade lstmkit.")
+    if not isinstance(layer_specs, list):
+        raise ValueError(f"{path} has a damaged lstmkit header: 'layers' must be a list of layer descriptions, "
+                         f"got {layer_specs!r}.")
     layers = []
     for spec in layer_specs:
         try:
@@ -83,7 +97,14 @@ def load_model(path):
     model = Sequential(layers, seed=seed)
     if input_shape is None:
         raise ValueError(f"{path} holds no input shape; it was not written by save_model.")
-    model.build(tuple(input_shape))
+    if not isinstance(input_shape, list):
+        raise ValueError(f"{path} has a damaged lstmkit header: input_shape must be a list of sizes, got "
+                         f"{input_shape!r}.")
+    try:
+        model.build(tuple(input_shape))
+    except (ValueError, TypeError, IndexError, OverflowError) as err:
+        raise ValueError(f"{path} describes a model that cannot be built for input_shape {input_shape!r}: "
+                         f"{err}") from None
     expected = model.parameters()
     missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
     if missing or extra:

@@ -2,10 +2,12 @@
 runs them (`predict`, `evaluate`); `summary` tabulates shapes and parameter counts."""
 
 import copy
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import checkpoint as ckpt
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optim
@@ -43,6 +45,11 @@ class Sequential:
     of mini-batches, so the same seed gives the same training, bit for bit, on the same machine."""
 
     def __init__(self, layers=(), seed=None):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}.")
+        if isinstance(layers, Layer) or not isinstance(layers, (list, tuple)):
+            raise TypeError(f"layers must be a list of lstmkit layers, e.g. Sequential([LSTM(32), Dense(1)]), got "
+                            f"{type(layers).__name__}.")
         self.layers = []
         self.seed = seed
         self.loss = None
@@ -68,6 +75,11 @@ class Sequential:
         """Create every layer's parameters for inputs shaped `(batch, *input_shape)`."""
         if not self.layers:
             raise ValueError("the model has no layers; pass them to Sequential([...]) or use add().")
+        if isinstance(input_shape, (str, bytes)) or not all(
+                d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1)
+                for d in np.atleast_1d(np.asarray(input_shape, dtype=object))):
+            raise ValueError(f"input_shape must be a tuple of sizes >= 1 (or None), without the batch axis, e.g. "
+                             f"(time, features); got {input_shape!r}.")
         seeds = np.random.SeedSequence(self.seed).spawn(len(self.layers) + 1)
         shape = tuple(input_shape)
         for layer, layer_seed in zip(self.layers, seeds):
@@ -101,8 +113,11 @@ class Sequential:
     def forward(self, x, training=False):
         if not self.built:
             self.build(np.shape(x)[1:])
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             x = layer.forward(x, training=training)
+            if i < len(self.layers) - 1 and not np.all(np.isfinite(x)):
+                raise FloatingPointError(f"layer {i} ({type(layer).__name__}) gave NaN or inf from finite input: "
+                                         f"its weights are too large")
         return x
 
     def backward(self, dy):
@@ -114,9 +129,13 @@ class Sequential:
     def compile(self, loss="mse", optimizer="adam", metrics=()):
         """Choose the loss (a name or a losses.Loss), the optimizer (a name or an optim.Optimizer) and the metrics
         reported by fit / evaluate (names from lstmkit.metrics)."""
+        if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"metrics must be a list of metric names or functions, e.g. metrics=['mae'], got "
+                            f"{metrics!r}.")
         self.loss = losses_module.get(loss)
         self.optimizer = optim.get(optimizer)
-        self.metrics = [(name, metrics_module.get(name)) for name in metrics]
+        self.metrics = [(m if isinstance(m, str) else getattr(m, "__name__", type(m).__name__), metrics_module.get(m))
+                        for m in metrics]
         return self
 
     def _require_compiled(self, what):
@@ -126,35 +145,128 @@ class Sequential:
     def _takes_indices(self):
         return bool(self.layers) and self.layers[0].takes_indices
 
+    def output_shape(self, input_shape):
+        """Shape of the model's output for inputs shaped `(batch, *input_shape)`, batch axis excluded."""
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+        return shape
+
+    def _check_x(self, x, name):
+        """`x` as an array the model takes (in its first layer's dtype); builds the model for it if needed (a
+        model whose build fails here is left unbuilt again). A wrong number of axes or features is one ValueError
+        naming the whole array, found from the shapes alone: nothing runs through the model."""
+        if not self.layers:
+            raise ValueError("the model has no layers; pass them to Sequential([...]) or use add().")
+        x = check_array(x, name, allow_int=self._takes_indices(), dtype=self.layers[0].dtype)
+        if x.ndim == 0:
+            raise ValueError(f"{name} must be an array with a batch axis first, got a scalar.")
+        if self.built:
+            expected = self.input_shape
+            wrong_axes = x.ndim - 1 != len(expected)
+            wrong_features = not self._takes_indices() and not wrong_axes and x.shape[-1] != expected[-1]
+            if wrong_axes or wrong_features:
+                want = ", ".join(["B"] + ["T" if i < len(expected) - 1 else str(e) for i, e in enumerate(expected)])
+                got = f"{x.ndim}D" + ("" if self._takes_indices() else f" with {x.shape[-1]} features")
+                takes = f"{len(expected) + 1}D" + ("" if self._takes_indices() else f" with {expected[-1]} features")
+                raise ValueError(f"{name} has shape {x.shape} ({got}), but this model takes ({want}), {takes}; "
+                                 f"reshape the data or build a new model.")
+            return x
+        fresh = [layer for layer in self.layers if not layer.built]
+        try:
+            self.build(x.shape[1:])
+        except (ValueError, IndexError, OverflowError) as err:
+            self._unbuild(fresh)
+            raise ValueError(f"{name} has shape {x.shape}, which this model cannot take: {err}") from None
+        except BaseException:
+            self._unbuild(fresh)
+            raise
+        return x
+
+    def _unbuild(self, layers):
+        """Undo a build that `_check_x` started: the given layers, and the model, become unbuilt again."""
+        if layers is None:
+            return
+        for layer in layers:
+            layer.input_shape, layer.params, layer.grads, layer.rng = None, {}, {}, None
+        self.input_shape, self._shuffle_rng = None, None
+
     def _check_xy(self, x, y, what):
-        x = check_array(x, f"{what} x", allow_int=self._takes_indices())
-        y = check_array(y, f"{what} y", allow_int=isinstance(self.loss, losses_module.SparseCategoricalCrossentropy))
-        if len(x) != len(y):
-            raise ValueError(f"{what} x and y must hold the same number of samples, got {len(x)} and {len(y)}.")
+        """x and y as arrays that fit the model and the loss: the same number of samples, y shaped like the
+        model's output (integer labels for sparse losses, within the number of classes)."""
+        x = self._check_x(x, f"{what} x")
+        out_shape = self.output_shape(x.shape[1:])
+        sparse = self.loss.sparse
+        y = check_array(y, f"{what} y", allow_int=sparse, dtype=self.layers[-1].dtype)
+        if y.ndim == 0 or len(x) != len(y):
+            raise ValueError(f"{what} x and y must hold the same number of samples, got {len(x)} and "
+                             f"{len(y) if y.ndim else 'a scalar'}.")
+        output = np.broadcast_to(np.zeros((), self.layers[-1].dtype), (len(y),) + tuple(out_shape))  # no memory
+        try:
+            labels = losses_module.match_target(output, y, sparse=sparse)
+            if sparse:
+                losses_module.check_labels(labels, out_shape[-1])
+        except ValueError as err:
+            raise ValueError(f"{what} y: {err}") from None
         return x, y
 
     def train_on_batch(self, x, y):
-        """One gradient step on one batch; returns the loss before the step."""
+        """One gradient step on one batch; returns the loss before the step. A NaN or inf loss, gradient or
+        updated weight raises FloatingPointError (the weights are left untouched unless the update itself
+        overflowed)."""
+        self._require_compiled("train_on_batch")
+        x, y = self._check_xy(x, y, "train_on_batch")
+        loss = self._gradients(x, y)
+        self._apply_gradients()
+        return loss
+
+    def _gradients(self, x, y):
+        """Forward, loss and backward on one batch, filling every layer's grads; returns the loss. Raises
+        FloatingPointError if the loss or a gradient is NaN or inf, before anything has changed the weights."""
         out = self.forward(x, training=True)
         loss, dout = self.loss.value_and_grad(out, y)
         if not np.isfinite(loss):
             raise FloatingPointError(f"the loss is {loss}")
         self.backward(dout)
-        self.optimizer.step(self.parameters(), self.gradients())
+        for key, g in self.gradients().items():
+            if not np.all(np.isfinite(g)):
+                raise FloatingPointError(f"the gradient of {key} holds NaN or inf")
         return loss
 
+    def _apply_gradients(self):
+        """The optimizer step, then a check that it left every weight finite."""
+        params = self.parameters()
+        self.optimizer.step(params, self.gradients())
+        for key, p in params.items():
+            if not np.all(np.isfinite(p)):
+                raise FloatingPointError(f"the update made weight {key} NaN or inf (the step overflowed; the "
+                                         f"weights in memory are lost)")
+
     def fit(self, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None, shuffle=True,
-            early_stopping=None, verbose=1):
+            early_stopping=None, verbose=1, checkpoint=None, checkpoint_every=1, resume=False):
         """Train for `epochs` passes over (x, y) in shuffled mini-batches. Validation data are either the last
         `validation_split` fraction of the samples (taken before shuffling, as Keras does) or `validation_data`
-        = (x_val, y_val). `early_stopping` is an EarlyStopping or an int patience on val_loss. Returns a History."""
+        = (x_val, y_val). `early_stopping` is an EarlyStopping or an int patience on val_loss. Returns a History.
+
+        A NaN or inf loss, gradient or weight stops training with a FloatingPointError naming the epoch and the
+        batch, before the optimizer step could spoil the weights (unless the step itself overflowed).
+
+        Checkpoints: with `checkpoint` = a folder, the whole training state (weights, optimizer state, every
+        random generator, the position, early stopping's record, the history; see lstmkit.checkpoint) is written
+        atomically to `<folder>/checkpoint.safetensors` every `checkpoint_every` epochs and when training ends
+        (a fit without `resume` starts afresh and replaces the checkpoint it finds there). Ctrl-C (KeyboardInterrupt) then writes one at the next batch boundary and is raised again. `resume=True`
+        continues from that file (the model must be compiled like the run that wrote it; `epochs` counts from the
+        start of the run): with the same data the run ends with the same weights, bit for bit, as one never
+        interrupted. Mid-epoch resumption works because a checkpoint records the epoch's sample order and the
+        next batch; a run killed mid-epoch goes on from its last checkpoint and replays the same batches."""
         self._require_compiled("fit")
         x, y = self._check_xy(x, y, "fit")
-        if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
         if validation_data is not None and validation_split:
             raise ValueError("pass either validation_split or validation_data, not both.")
-        if not 0.0 <= validation_split < 1.0:
+        if (isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.number))
+                or not 0.0 <= validation_split < 1.0):
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}.")
         if validation_split:
             n_val = int(round(len(x) * validation_split))
@@ -164,67 +276,119 @@ class Sequential:
             validation_data = (x[-n_val:], y[-n_val:])
             x, y = x[:-n_val], y[:-n_val]
         if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError(f"validation_data must be a pair (x_val, y_val), got "
+                                 f"{type(validation_data).__name__}.")
             validation_data = self._check_xy(*validation_data, "validation_data")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        _check_batch_size(batch_size)
         if batch_size > len(x):
             raise ValueError(f"batch_size={batch_size} is larger than the {len(x)} training samples; "
                              f"use batch_size <= {len(x)}.")
-        if isinstance(early_stopping, (int, np.integer)):
+        if isinstance(early_stopping, (int, np.integer)) and not isinstance(early_stopping, bool):
             early_stopping = EarlyStopping(patience=int(early_stopping))
+        if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+            raise TypeError(f"early_stopping must be None, an int patience or an EarlyStopping, got "
+                            f"{type(early_stopping).__name__}.")
+        if early_stopping is not None:
+            _check_early_stopping(early_stopping)
         if early_stopping is not None and early_stopping.monitor.startswith("val_") and validation_data is None:
             raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation_split or "
                              f"validation_data.")
+        if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+            raise TypeError(f"checkpoint must be a folder path (str or os.PathLike), got {type(checkpoint).__name__}.")
+        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, np.integer)) \
+                or checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be a positive integer (epochs), got {checkpoint_every!r}.")
+        if resume and checkpoint is None:
+            raise ValueError("resume=True needs checkpoint=<the folder the run wrote its checkpoints to>.")
         if not self.built:
             self.build(x.shape[1:])
 
-        history = History()
-        best, best_weights, waited = np.inf, None, 0
+        saver = None
+        if checkpoint is not None:
+            saver = _Checkpointer(checkpoint, int(checkpoint_every),
+                                  ckpt.fingerprint(x, y, validation_data, batch_size, shuffle))
+        state = saver.restore(self) if resume else ckpt.TrainState(history=History())
         n_batches = int(np.ceil(len(x) / batch_size))
-        with EpochProgress(epochs, n_batches, enabled=bool(verbose)) as progress:
-            for epoch in range(epochs):
-                order = self._shuffle_rng.permutation(len(x)) if shuffle else np.arange(len(x))
-                total, seen = 0.0, 0
-                progress.start_epoch(epoch)
-                for b in range(n_batches):
-                    idx = order[b * batch_size:(b + 1) * batch_size]
-                    try:
-                        batch_loss = self.train_on_batch(x[idx], y[idx])
-                    except FloatingPointError as err:
-                        raise FloatingPointError(
-                            f"training diverged at epoch {epoch + 1}, batch {b + 1}: {err}; lower the learning "
-                            f"rate or clip gradients (optimizer clipnorm=1.0).") from None
-                    total, seen = total + batch_loss * len(idx), seen + len(idx)
-                    progress.advance(loss=total / seen)
-                logs = {"loss": total / seen}
-                if self.metrics:
-                    logs.update(self._metric_values(self.predict(x), y))
-                if validation_data is not None:
-                    logs.update({f"val_{k}": v for k, v in self.evaluate(*validation_data).items()})
-                history.append(epoch, logs)
-                progress.end_epoch(logs)
-                if early_stopping is not None:
-                    if early_stopping.monitor not in logs:
-                        raise ValueError(f"early stopping monitors {early_stopping.monitor!r}, which is not among "
-                                         f"the logged values {sorted(logs)}.")
-                    value = logs[early_stopping.monitor]
-                    if value < best - early_stopping.min_delta:
-                        best, waited = value, 0
-                        best_weights = copy.deepcopy(self.parameters())
-                    else:
-                        waited += 1
-                        if waited >= early_stopping.patience:
-                            history.stopped_epoch = epoch
-                            break
-        if early_stopping is not None and early_stopping.restore_best_weights and best_weights is not None:
+        with EpochProgress(epochs, n_batches, enabled=bool(verbose)) as progress, \
+                ckpt.DeferredInterrupt(enabled=saver is not None) as interrupt:
+            try:
+                self._train(x, y, state, epochs, batch_size, shuffle, validation_data, early_stopping, saver,
+                            progress, interrupt)
+            except KeyboardInterrupt:
+                if saver is None or state.updating:
+                    raise
+                path = saver.save(self, state)
+                raise KeyboardInterrupt(f"checkpoint saved to {path}, "
+                                        f"{ckpt.position_text(state.epoch, state.batch)}") from None
+        if early_stopping is not None and early_stopping.restore_best_weights and state.best_weights is not None:
             for name, value in self.parameters().items():
-                value[...] = best_weights[name]
-        return history
+                value[...] = state.best_weights[name]
+        return state.history
+
+    def _train(self, x, y, state, epochs, batch_size, shuffle, validation_data, early_stopping, saver, progress,
+               interrupt):
+        """The epochs of `fit`, from `state` on; updates `state` as it goes (see checkpoint.TrainState)."""
+        n_batches = int(np.ceil(len(x) / batch_size))
+        while state.epoch < epochs and state.history.stopped_epoch is None:
+            epoch = state.epoch
+            if state.order is None:
+                state.order = self._shuffle_rng.permutation(len(x)) if shuffle else np.arange(len(x))
+            progress.start_epoch(epoch)
+            while state.batch < n_batches:
+                if interrupt.requested:
+                    raise KeyboardInterrupt
+                b = state.batch
+                idx = state.order[b * batch_size:(b + 1) * batch_size]
+                if saver is not None:
+                    state.rng = ckpt.rng_states(self)                 # dropout will draw from them
+                try:
+                    batch_loss = self._gradients(x[idx], y[idx])
+                    state.updating = True
+                    self._apply_gradients()
+                except FloatingPointError as err:
+                    raise FloatingPointError(
+                        f"training diverged at epoch {epoch + 1}, batch {b + 1}: {err}; "
+                        f"{saver.kept() if saver else ''}lower the learning rate or clip gradients "
+                        f"(optimizer clipnorm=1.0).") from None
+                state.loss_sum, state.seen = state.loss_sum + batch_loss * len(idx), state.seen + len(idx)
+                state.batch += 1
+                state.rng = None
+                state.updating = False
+                progress.advance(loss=state.loss_sum / state.seen)
+            if interrupt.requested:
+                raise KeyboardInterrupt
+            logs = {"loss": state.loss_sum / state.seen}
+            if self.metrics:
+                logs.update(self._metric_values(self.predict(x), y))
+            if validation_data is not None:
+                logs.update({f"val_{k}": v for k, v in self.evaluate(*validation_data).items()})
+            if early_stopping is not None and early_stopping.monitor not in logs:
+                raise ValueError(f"early stopping monitors {early_stopping.monitor!r}, which is not among "
+                                 f"the logged values {sorted(logs)}.")
+            state.updating = True
+            state.history.append(epoch, logs)
+            if early_stopping is not None:
+                value = logs[early_stopping.monitor]
+                if value < state.best - early_stopping.min_delta:
+                    state.best, state.waited = value, 0
+                    state.best_weights = copy.deepcopy(self.parameters())
+                else:
+                    state.waited += 1
+                    if state.waited >= early_stopping.patience:
+                        state.history.stopped_epoch = epoch
+            state.epoch, state.batch, state.order, state.loss_sum, state.seen = epoch + 1, 0, None, 0.0, 0
+            state.updating = False
+            progress.end_epoch(logs)
+            if saver is not None and (state.epoch % saver.every == 0 or state.epoch == epochs
+                                      or state.history.stopped_epoch is not None):
+                saver.save(self, state)
 
     # ---- inference --------------------------------------------------------------------------------------------
     def predict(self, x, batch_size=256):
         """Outputs for x, computed in batches of `batch_size` (inference mode: no dropout)."""
-        x = check_array(x, "x", allow_int=self._takes_indices())
+        _check_batch_size(batch_size)
+        x = self._check_x(x, "x")
         return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
     def _metric_values(self, out, y):
@@ -233,6 +397,7 @@ class Sequential:
     def evaluate(self, x, y, batch_size=256):
         """{"loss": ..., metric: ...} over (x, y), in inference mode."""
         self._require_compiled("evaluate")
+        _check_batch_size(batch_size)
         x, y = self._check_xy(x, y, "evaluate")
         out = self.predict(x, batch_size)
         return {"loss": float(self.loss(out, y)), **self._metric_values(out, y)}
@@ -254,3 +419,44 @@ class Sequential:
         kept beside them (the CLI stores its scaler and window there)."""
         from .io import save_model
         save_model(self, path, metadata)
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+
+
+def _check_early_stopping(es):
+    if isinstance(es.patience, bool) or not isinstance(es.patience, (int, np.integer)) or es.patience < 0:
+        raise ValueError(f"EarlyStopping patience must be an integer >= 0 (epochs), got {es.patience!r}.")
+    if isinstance(es.min_delta, bool) or not isinstance(es.min_delta, (int, float)) or not es.min_delta >= 0:
+        raise ValueError(f"EarlyStopping min_delta must be a number >= 0, got {es.min_delta!r}.")
+    if not isinstance(es.monitor, str):
+        raise TypeError(f"EarlyStopping monitor must be a logged name such as 'val_loss', got {es.monitor!r}.")
+
+
+class _Checkpointer:
+    """Writes and reads the checkpoints of one fit in `folder`, every `every` epochs; `fit` is the run's
+    fingerprint. Remembers the last good checkpoint for the divergence message."""
+
+    def __init__(self, folder, every, fit):
+        self.folder, self.every, self.fit = os.fspath(folder), every, fit
+        self.last = None                                        # (path, epoch, batch) of the last good checkpoint
+
+    def save(self, model, state):
+        path = ckpt.save_checkpoint(self.folder, model, state, self.fit)
+        self.last = (path, state.epoch, state.batch)
+        return path
+
+    def restore(self, model):
+        state = ckpt.restore_checkpoint(self.folder, model, self.fit)
+        ckpt.remove_leftovers(self.folder)
+        self.last = (os.path.join(self.folder, ckpt.FILENAME), state.epoch, state.batch)
+        return state
+
+    def kept(self):
+        """A sentence on the last good checkpoint, for the divergence message."""
+        if self.last is None:
+            return "no checkpoint was written yet; "
+        path, epoch, batch = self.last
+        return f"the last good checkpoint, {path} ({ckpt.position_text(epoch, batch)}), is kept; "

@@ -1,7 +1,12 @@
-"""Numerically stable element-wise functions shared by layers and losses.
+"""Numerically stable element-wise functions shared by layers and losses, and layer normalisation.
 
 sigma(x) = 1 / (1 + exp(-x)) is computed as 0.5 * (1 + tanh(x / 2)): the same function, but it never overflows
 for large |x| and needs one ufunc instead of a branch on the sign. Compiled kernels use `sigmoid_scalar`.
+
+Layer normalisation (Ba, Kiros & Hinton 2016) of a vector z of N numbers, without its gain and shift:
+`z_hat = (z - mean(z)) * rstd`, `rstd = 1 / sqrt(var(z) + eps)`; backward, with g = dL/dz_hat,
+`dz = rstd * (g - mean(g) - z_hat * mean(g * z_hat))`. `normalise` works on the last axis of NumPy arrays,
+`normalise_row` / `normalise_row_backward` on one row inside compiled kernels.
 """
 
 import numpy as np
@@ -16,6 +21,26 @@ def sigmoid(x, out=None):
     out += 1.0
     out *= 0.5
     return out
+
+
+LN_EPS = 1e-5            # added to the variance in layer normalisation (as torch.nn.LayerNorm and haste)
+
+
+def normalise(z, z_hat, rstd):
+    """Layer-normalise z (..., N) over its last axis: fills z_hat (..., N) and rstd (..., 1); returns z_hat."""
+    mu = np.mean(z, axis=-1, keepdims=True)
+    np.subtract(z, mu, out=z_hat)
+    var = np.mean(z_hat * z_hat, axis=-1, keepdims=True)
+    np.divide(1.0, np.sqrt(var + LN_EPS), out=rstd)
+    z_hat *= rstd
+    return z_hat
+
+
+def normalise_backward(g, z_hat, rstd):
+    """dL/dz from g = dL/dz_hat (..., N): rstd * (g - mean(g) - z_hat * mean(g * z_hat))."""
+    mean_g = np.mean(g, axis=-1, keepdims=True)
+    mean_gz = np.mean(g * z_hat, axis=-1, keepdims=True)
+    return rstd * (g - mean_g - z_hat * mean_gz)
 
 
 def log_softmax(z, axis=-1):
@@ -84,3 +109,34 @@ def _sigmoid_scalar(x):
         e = np.exp(x)
         return e / (1.0 + e)
     return exact
+
+
+@njit(cache=True)
+def normalise_row(z, z_hat):
+    """Compiled `normalise` of one row z (N,): fills z_hat (N,) and returns rstd."""
+    n = z.shape[0]
+    mu = 0.0
+    for j in range(n):
+        mu += z[j]
+    mu /= n
+    var = 0.0
+    for j in range(n):
+        var += (z[j] - mu) * (z[j] - mu)
+    rstd = 1.0 / np.sqrt(var / n + LN_EPS)
+    for j in range(n):
+        z_hat[j] = (z[j] - mu) * rstd
+    return rstd
+
+
+@njit(cache=True)
+def normalise_row_backward(g, z_hat, rstd, dz):
+    """Compiled `normalise_backward` of one row: g = dL/dz_hat (N,) -> dz (N,) (g and dz may be one array)."""
+    n = g.shape[0]
+    mean_g, mean_gz = 0.0, 0.0
+    for j in range(n):
+        mean_g += g[j]
+        mean_gz += g[j] * z_hat[j]
+    mean_g /= n
+    mean_gz /= n
+    for j in range(n):
+        dz[j] = rstd * (g[j] - mean_g - z_hat[j] * mean_gz)

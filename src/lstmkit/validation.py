@@ -24,7 +24,7 @@ def check_array(x, name, ndim=None, dtype="float32", allow_int=False):
         arr = np.asarray(x)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be a numeric array; could not convert it ({err}).") from None
-    if arr.dtype.kind in "OUSVMm":
+    if arr.dtype.kind in "OUSVMmc":
         raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}.")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)

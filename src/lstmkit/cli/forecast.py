@@ -3,6 +3,7 @@
 
 import argparse
 import os
+import sys
 import time
 from dataclasses import fields
 
@@ -13,34 +14,50 @@ from .common import print_table
 
 
 def _add_config_options(parser):
+    """One option per ForecastConfig field. An option not given is absent from the parsed namespace
+    (argparse.SUPPRESS), so the defaults stay in the dataclass and `--resume` can tell what was given."""
     for f in fields(ForecastConfig):
         flag = "--" + f.name.replace("_", "-")
-        kwargs = {"help": f.metadata["help"] + (f" (default: {f.default})" if f.default is not None else "")}
+        kwargs = {"help": f.metadata["help"] + (f" (default: {f.default})" if f.default is not None else ""),
+                  "default": argparse.SUPPRESS}
         if f.type is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
             continue
         if "choices" in f.metadata:
             kwargs["choices"] = f.metadata["choices"]
         kwargs["type"] = f.type
-        parser.add_argument(flag, default=f.default, metavar=f.name.upper() if "choices" not in f.metadata
-                            else None, **kwargs)
-
+        parser.add_argument(flag, metavar=f.name.upper() if "choices" not in f.metadata else None, **kwargs)
 
 
 def cmd_train(args):
-    from ..forecast import train_forecaster, write_run
+    from ..forecast import resume_config, train_forecaster, write_run
 
-    cfg = ForecastConfig(**{f.name: getattr(args, f.name) for f in fields(ForecastConfig)})
-    out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
-    run = train_forecaster(cfg, verbose=not args.quiet)
+    given = {f.name: getattr(args, f.name) for f in fields(ForecastConfig) if hasattr(args, f.name)}
+    if args.resume:
+        if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
+            raise ValueError("--resume RUN_DIR continues the run in RUN_DIR and writes there; drop --out.")
+        cfg, out = resume_config(args.resume, given), args.resume
+    else:
+        cfg = ForecastConfig(**given)
+        out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
+    try:
+        run = train_forecaster(cfg, verbose=not args.quiet, checkpoint=out if cfg.checkpoint_every else None,
+                               resume=bool(args.resume))
+    except KeyboardInterrupt as err:
+        saved = f" ({err})" if str(err) else ""
+        hint = f"; continue with: lstmkit train --resume {out}" if saved else ""
+        print(f"lstmkit train: interrupted{saved}{hint}", file=sys.stderr)
+        return 130
     write_run(run, out)
     m = run.metrics
-    print_table(f"test forecast of the last {m['test_points']} values of {m['column']}", ("forecast", "test RMSE", "test MAE"),
+    print_table(f"test forecast of the last {m['test_points']} values of {m['column']}",
+                ("forecast", "test RMSE", "test MAE"),
                  [(f"lstmkit {cfg.cell.upper()}", f"{m['test_rmse']:.2f}", f"{m['test_mae']:.2f}"),
                   (m["baseline"], f"{m['baseline_rmse']:.2f}", f"{m['baseline_mae']:.2f}"),
                   (f"persistence {m['persistence']}", f"{m['persistence_rmse']:.2f}", f"{m['persistence_mae']:.2f}")])
     print(f"trained {m['parameters']:,} parameters for {m['epochs_run']} epochs in {m['train_seconds']:.1f} s")
-    print(f"run folder: {out} (model.lstmkit, metrics.json, forecast.png, history.png)")
+    extra = ", config.json, checkpoint.safetensors" if cfg.checkpoint_every else ""
+    print(f"run folder: {out} (model.lstmkit, metrics.json, forecast.png, history.png{extra})")
 
 
 def cmd_predict(args):
@@ -84,6 +101,8 @@ def register(sub):
                                        "forecasts), forecast.png and history.png.")
     _add_config_options(train)
     train.add_argument("--out", help="run folder (default: runs/<timestamp>)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint, "
+                       "with the settings saved there; only --epochs and --checkpoint-every may change")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 

@@ -17,6 +17,7 @@ class Layer:
     """
 
     takes_indices = False     # True for layers fed integer token ids (Embedding)
+    input_axes = None         # the numbers of axes an input may have, batch excluded (None: any)
 
     def __init__(self, dtype="float32"):
         self.dtype = check_dtype(dtype)
@@ -32,6 +33,10 @@ class Layer:
     def build(self, input_shape, rng=None):
         """Create the parameters for inputs shaped `(batch, *input_shape)`; `rng` seeds initialisation and any
         dropout masks (a fresh unseeded generator when None)."""
+        if self.input_axes is not None and len(input_shape) not in self.input_axes:
+            want = " or ".join(str(n + 1) for n in self.input_axes)
+            raise ValueError(f"{type(self).__name__} takes {want}D inputs (batch first), got the input shape "
+                             f"(batch, {', '.join(map(str, input_shape))}).")
         self.rng = rng if rng is not None else np.random.default_rng()
         self.input_shape = tuple(int(d) if d is not None else None for d in input_shape)
         self._create_params(self.input_shape, self.rng)

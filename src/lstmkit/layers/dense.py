@@ -14,6 +14,8 @@ class Dense(Layer):
     """y = x W^T + b with `weight` (units, in_features) and `bias` (units,), initialised as torch.nn.Linear:
     uniform(-1/sqrt(in_features), 1/sqrt(in_features))."""
 
+    input_axes = (1, 2)
+
     def __init__(self, units, use_bias=True, dtype="float32"):
         super().__init__(dtype)
         self.units = check_positive_int(units, "units")
@@ -22,6 +24,8 @@ class Dense(Layer):
 
     def _create_params(self, input_shape, rng):
         in_features = input_shape[-1]
+        if not in_features:
+            raise ValueError(f"Dense needs inputs with at least one feature, got input shape {input_shape}.")
         bound = 1.0 / np.sqrt(in_features)
         self.params["weight"] = rng.uniform(-bound, bound, (self.units, in_features))
         if self.use_bias:

@@ -11,6 +11,7 @@ class Embedding(Layer):
     `padding_idx` (if given) starts at zero and never receives a gradient."""
 
     takes_indices = True
+    input_axes = (0, 1)
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype="float32"):
         super().__init__(dtype)
@@ -35,6 +36,8 @@ class Embedding(Layer):
 
     def forward(self, x, training=False):
         ids = check_array(x, "x", ndim=(1, 2), allow_int=True)
+        if ids.size == 0:
+            raise ValueError(f"x holds no token ids (shape {ids.shape}); pass at least one step.")
         if not self.built:
             self.build(ids.shape[1:])
         if ids.min() < 0 or ids.max() >= self.num_embeddings:

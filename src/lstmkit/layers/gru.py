@@ -66,27 +66,34 @@ class GRU(Recurrent):
         np.multiply(dn_pre, r, out=da[:, 2 * H:])               # d a_n = dn_pre * r
         return (dh * z,)                                        # h_{t-1} also enters h_t directly, weighted by z
 
-    def sweep_forward(self, s, Xp, W_hh, b_hh, mask, states, rec, y):
-        gru_forward_sweep(Xp, W_hh, b_hh, *mask, *states, *rec, y)
+    def sweep_forward(self, s, Xp, W_hh, b_hh, update, keep, states, rec):
+        gru_forward_sweep(Xp, W_hh, b_hh, *update, *keep, *states, *rec)
 
-    def sweep_backward(self, s, dy, dstate_T, mask, W_hh, sweep, dXp, dA):
-        return gru_backward_sweep(dy, *dstate_T, *mask, W_hh, sweep.states[0], sweep.record.gates,
+    def sweep_backward(self, s, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
+        return gru_backward_sweep(dy, *dstate_T, *update, *keep, W_hh, sweep.states[0], sweep.record.gates,
                                   sweep.record.a_n, dXp, dA)
 
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
 @njit(cache=True)
-def gru_forward_sweep(Xp, W_hh, b_hh, mask, has_mask, states_h, gates, a_n, h, y):
-    """Xp (T, B, 3H) = W_ih x_t + b_ih for all t; states_h (T+1, B, H) with [0] the initial state; fills the
-    record (gates r, z, n and a_n = W_hn h_{t-1} + b_hn), the carried states and (when masked) the outputs y."""
+def gru_forward_sweep(Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, states_h, gates, a_n, h):
+    """Xp (T, B, 3H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's update gate, keep_h (B, H) the
+    recurrent-dropout mask (both empty when absent); states_h (T+1, B, H) with [0] the initial state; fills the
+    record (gates r, z, n and a_n = W_hn h_{t-1} + b_hn) and the carried states."""
     T, B, GH = Xp.shape
     H = GH // 3
     a = np.empty((B, GH), Xp.dtype)
+    h_in = np.empty((B, H), Xp.dtype)
     W_hhT = W_hh.T
     for t in range(T):
-        np.dot(states_h[t], W_hhT, a)                          # W_hh h_{t-1}, (B, 3H)
+        if has_keep:
+            for b in range(B):
+                for j in range(H):
+                    h_in[b, j] = states_h[t, b, j] * keep_h[b, j]   # recurrent dropout (W_hh's input only)
+            np.dot(h_in, W_hhT, a)
+        else:
+            np.dot(states_h[t], W_hhT, a)                      # W_hh h_{t-1}, (B, 3H)
         for b in range(B):
-            m = mask[t, b] if has_mask else 1.0
             for j in range(H):
                 r = sigmoid_scalar(Xp[t, b, j] + a[b, j] + b_hh[j])
                 z = sigmoid_scalar(Xp[t, b, H + j] + a[b, H + j] + b_hh[H + j])
@@ -96,33 +103,31 @@ def gru_forward_sweep(Xp, W_hh, b_hh, mask, has_mask, states_h, gates, a_n, h, y
                 h_t = (1.0 - z) * n + z * h_prev              # h = (1 - z) * n + z * h_{t-1}
                 gates[t, b, j], gates[t, b, H + j], gates[t, b, 2 * H + j] = r, z, n
                 a_n[t, b, j], h[t, b, j] = an, h_t
-                if has_mask:
-                    y[t, b, j] = m * h_t
-                    states_h[t + 1, b, j] = h_prev + m * (h_t - h_prev)
-                else:
-                    states_h[t + 1, b, j] = h_t
+                states_h[t + 1, b, j] = h_prev + u_h[t, b, j] * (h_t - h_prev) if has_update else h_t
 
 
 @njit(cache=True)
-def gru_backward_sweep(dy, dh_T, mask, has_mask, W_hh, states_h, gates, a_n, dXp, dA):
-    """Mirror of gru_forward_sweep: writes dXp = dL/d(W_ih x + b_ih) and dA = dL/d(W_hh h + b_hh), (T, B, 3H),
-    and returns dh_0."""
+def gru_backward_sweep(dy, dh_T, u_h, has_update, keep_h, has_keep, W_hh, states_h, gates, a_n, dXp, dA):
+    """Mirror of gru_forward_sweep: dy (T, B, H) on the outputs (already times the mask); writes
+    dXp = dL/d(W_ih x + b_ih) and dA = dL/d(W_hh h + b_hh), (T, B, 3H), and returns dh_0."""
     T, B, GH = dXp.shape
     H = GH // 3
     dh = dh_T.copy()
     dh_rec = np.empty((B, H), dXp.dtype)
     for t in range(T - 1, -1, -1):
         for b in range(B):
-            m = mask[t, b] if has_mask else 1.0
             for j in range(H):
-                dh_t = (dh[b, j] + dy[t, b, j]) * m
+                total = dh[b, j] + dy[t, b, j]                 # dL/dh_t
+                dh_t = u_h[t, b, j] * total if has_update else total   # dL/d(candidate h_t)
                 r, z, n = gates[t, b, j], gates[t, b, H + j], gates[t, b, 2 * H + j]
                 dn_pre = dh_t * (1.0 - z) * (1.0 - n * n)
                 dr_pre = dn_pre * a_n[t, b, j] * r * (1.0 - r)
                 dz_pre = dh_t * (states_h[t, b, j] - n) * z * (1.0 - z)
                 dXp[t, b, j], dXp[t, b, H + j], dXp[t, b, 2 * H + j] = dr_pre, dz_pre, dn_pre
                 dA[t, b, j], dA[t, b, H + j], dA[t, b, 2 * H + j] = dr_pre, dz_pre, dn_pre * r
-                dh[b, j] = dh_t * z + (1.0 - m) * dh[b, j]       # the direct path z * dh, plus pass-through
-        np.dot(dA[t], W_hh, dh_rec)                           # + dA_t W_hh
-        dh += dh_rec
+                dh[b, j] = dh_t * z + (total - dh_t)           # the direct path z * dh, plus weight 1 - u
+        np.dot(dA[t], W_hh, dh_rec)                           # + dA_t W_hh (times the dropout mask)
+        for b in range(B):
+            for j in range(H):
+                dh[b, j] += dh_rec[b, j] * keep_h[b, j] if has_keep else dh_rec[b, j]
     return (dh,)

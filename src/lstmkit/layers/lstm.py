@@ -1,26 +1,38 @@
 """Long short-term memory (Hochreiter & Schmidhuber 1997) with the forget gate of Gers, Schmidhuber & Cummins
 (2000), in PyTorch's parameterisation (gate order i, f, g, o; two bias vectors b_ih and b_hh kept for parity),
-and its classic variants: peepholes (Gers, Schraudolph & Schmidhuber 2002), no forget gate (the 1997 constant
-error carousel) and the coupled input-forget gate (CIFG, Greff et al. 2017)."""
+and its variants: peepholes (Gers, Schraudolph & Schmidhuber 2002), no forget gate (the 1997 constant error
+carousel), the coupled input-forget gate (CIFG, Greff et al. 2017), the projection of Sak et al. 2014 and layer
+normalisation (Ba, Kiros & Hinton 2016, in the form of the haste library's LayerNormLSTM). The compiled sweeps
+are in lstm_kernels.py."""
 
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
-from ..ops import sigmoid, sigmoid_scalar, tanh_scalar
+from ..ops import normalise, normalise_backward, sigmoid
+from .lstm_kernels import COUPLED, NO_FORGET, STANDARD, lstm_backward_sweep, lstm_forward_sweep  # noqa: F401
 from .recurrent import Recurrent
 
-STANDARD, NO_FORGET, COUPLED = 0, 1, 2          # how f_t is made: its own gate, f_t = 1, f_t = 1 - i_t
+
+class LayerNormRecord(NamedTuple):
+    """What layer normalisation keeps for backward; every array is (T, B, 0) without layer_norm."""
+    x_hat: np.ndarray    # (T, B, G*H) W_ih x_t normalised
+    x_rstd: np.ndarray   # (T, B, 1) its 1 / sqrt(var + eps)
+    a_hat: np.ndarray    # (T, B, G*H) W_hh h_{t-1} normalised
+    a_rstd: np.ndarray   # (T, B, 1)
+    c_hat: np.ndarray    # (T, B, H) c_t normalised
+    c_rstd: np.ndarray   # (T, B, 1)
+    dq: np.ndarray       # (T, B, H) backward's dL/dq_t, q_t = LN_c(c_t), kept for the gain and shift of LN_c
 
 
 class LSTMRecord(NamedTuple):
     gates: np.ndarray    # (T, B, G*H) the gates after their non-linearities: i, f, g, o (i, g, o when G = 3)
     c: np.ndarray        # (T, B, H) candidate cell state c_t
-    tanh_c: np.ndarray   # (T, B, H) tanh(c_t)
+    tanh_c: np.ndarray   # (T, B, H) tanh(c_t), or tanh(q_t) = tanh(LN_c(c_t)) with layer_norm
     h: np.ndarray        # (T, B, H) candidate hidden state o_t * tanh(c_t) (before the projection, if any)
     h_proj: np.ndarray   # (T, B, P) with proj_size P: the projected h_t = W_hr (o_t * tanh(c_t)); else (T, B, 0)
     dh_proj: np.ndarray  # (T, B, P) backward's dL/dh_t of the projected state, kept for dW_hr
+    ln: LayerNormRecord
 
 
 class LSTM(Recurrent):
@@ -44,12 +56,28 @@ class LSTM(Recurrent):
     `forget_bias`: when given, the forget-gate slice of `bias_ih` is set to it and that of `bias_hh` to 0, so
     the forget gate starts open (Jozefowicz et al. 2015; Keras' unit_forget_bias uses 1.0). None keeps PyTorch's
     uniform initialisation.
+
+    `layer_norm=True` (Ba et al. 2016; haste's LayerNormLSTM) normalises each term over its G*H gate entries and
+    the cell state over its H units before tanh::
+
+        H_t = LN_ih(W_ih x_t) + b_ih + LN_hh(W_hh h_{t-1}) + b_hh,    LN_ih(z) = gamma_ih * z_hat
+        h_t = o_t * tanh(q_t),    q_t = LN_c(c_t) = gamma_c * c_hat_t + beta_c
+
+    with z_hat = (z - mean(z)) / sqrt(var(z) + 1e-5) over the vector's entries (per step and sequence). Extra
+    parameters: `weight_ln_ih_l{k}` gamma_ih (G*H,), `weight_ln_hh_l{k}` gamma_hh (G*H,), `weight_ln_c_l{k}`
+    gamma_c (H,) and `bias_ln_c_l{k}` beta_c (H,); gains start at 1, beta_c at 0. Note: LN_ih and LN_hh have no
+    shift of their own: b_ih and b_hh, which follow them, are their shifts (a second one would only duplicate
+    them). The peepholes and the recurrence of c see the unnormalised c_t. With a single input feature,
+    LN_ih(W_ih x_t) = sign(x_t) * gamma_ih * w_hat keeps only the sign of x_t: give such a layer more features.
+
+    Options of every recurrent layer (recurrent.py): `zoneout` (one rate, or (p_h, p_c) for h and c),
+    `recurrent_dropout`, `input_dropout`.
     """
 
     STATES = ("h", "c")
 
     def __init__(self, hidden_size, *args, forget_bias=None, peephole=False, forget_gate=True, coupled=False,
-                 proj_size=0, **kwargs):
+                 proj_size=0, layer_norm=False, **kwargs):
         super().__init__(hidden_size, *args, **kwargs)
         if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)) \
                 or not 0 <= proj_size < self.hidden_size:
@@ -66,6 +94,11 @@ class LSTM(Recurrent):
         self.peephole = bool(peephole)
         self.forget_gate = bool(forget_gate)
         self.coupled = bool(coupled)
+        self.layer_norm = bool(layer_norm)
+
+    @property
+    def NORMALISED(self):                                       # noqa: N802 (the driver's class-level flag)
+        return self.layer_norm
 
     @property
     def mode(self):
@@ -94,6 +127,11 @@ class LSTM(Recurrent):
                 if self.peephole:
                     rows = 3 if self.mode == STANDARD else 2
                     self.params["weight_peephole" + s] = rng.uniform(-1 / np.sqrt(H), 1 / np.sqrt(H), (rows, H))
+                if self.layer_norm:
+                    self.params["weight_ln_ih" + s] = np.ones(self.G * H)
+                    self.params["weight_ln_hh" + s] = np.ones(self.G * H)
+                    self.params["weight_ln_c" + s] = np.ones(H)
+                    self.params["bias_ln_c" + s] = np.zeros(H)
 
     def _peepholes(self, s):
         """(p_i, p_f, p_o) as a (3, H) array; zeros stand in for absent peepholes and a missing forget gate."""
@@ -109,9 +147,23 @@ class LSTM(Recurrent):
             return self.params["weight_hr" + s]
         return np.empty((0, self.hidden_size), self.dtype)
 
+    def _layer_norm_weights(self, s):
+        """(layer_norm, gamma_hh, gamma_c, beta_c) as the compiled sweeps take them (empty arrays when off)."""
+        if not self.layer_norm:
+            empty = np.empty(0, self.dtype)
+            return False, empty, empty, empty
+        return True, self.params["weight_ln_hh" + s], self.params["weight_ln_c" + s], self.params["bias_ln_c" + s]
+
     def cell_grads(self, s, sweep, dXp):
         """dW_hr = sum_t dh_t^T (o_t * tanh(c_t)); peepholes: dp_i = sum dH[i] c_{t-1}, dp_f = sum dH[f] c_{t-1},
-        dp_o = sum dH[o] c_t."""
+        dp_o = sum dH[o] c_t; layer norm: dgamma_ih = sum dH x_hat, dgamma_hh = sum dH a_hat (both terms enter
+        H_t unscaled, so dL/dxp = dL/da = dH), dgamma_c = sum dq c_hat, dbeta_c = sum dq."""
+        if self.layer_norm:
+            ln = sweep.record.ln
+            np.einsum("tbj,tbj->j", dXp, ln.x_hat, out=self.grads["weight_ln_ih" + s])
+            np.einsum("tbj,tbj->j", dXp, ln.a_hat, out=self.grads["weight_ln_hh" + s])
+            np.einsum("tbj,tbj->j", ln.dq, ln.c_hat, out=self.grads["weight_ln_c" + s])
+            np.sum(ln.dq, axis=(0, 1), out=self.grads["bias_ln_c" + s])
         if self.proj_size:
             P, H = self.proj_size, self.hidden_size
             np.matmul(sweep.record.dh_proj.reshape(-1, P).T, sweep.record.h.reshape(-1, H),
@@ -132,9 +184,40 @@ class LSTM(Recurrent):
         return (0, H, 2 * H, 3 * H) if self.mode == STANDARD else (0, 0, H, 2 * H)
 
     def new_record(self, T, B):
-        H = self.hidden_size
-        sizes = (self.G * H, H, H, H, self.proj_size, self.proj_size)
-        return LSTMRecord(*(np.empty((T, B, n), self.dtype) for n in sizes))
+        H, GH = self.hidden_size, self.G * self.hidden_size
+        sizes = (GH, H, H, H, self.proj_size, self.proj_size)
+        ln_sizes = (GH, 1, GH, 1, H, 1, H) if self.layer_norm else (0,) * 7
+        ln = LayerNormRecord(*(np.empty((T, B, n), self.dtype) for n in ln_sizes))
+        return LSTMRecord(*(np.empty((T, B, n), self.dtype) for n in sizes), ln)
+
+    # ---- layer normalisation of the two terms (the driver's hooks) --------------------------------------------
+    def input_term(self, s, Zx, rec):
+        """xp_t = LN_ih(W_ih x_t) + b_ih for all steps, in place of Zx (T, B, G*H); without layer_norm Zx + b_ih."""
+        if self.layer_norm:
+            x_hat = normalise(Zx, rec.ln.x_hat, rec.ln.x_rstd)
+            np.multiply(x_hat, self.params["weight_ln_ih" + s], out=Zx)
+        Zx += self.params["bias_ih" + s]
+        return Zx
+
+    def input_term_backward(self, s, rec, dXp):
+        """dL/d(W_ih x_t) = LN backward of dXp * gamma_ih (T, B, G*H)."""
+        if not self.layer_norm:
+            return dXp
+        return normalise_backward(dXp * self.params["weight_ln_ih" + s], rec.ln.x_hat, rec.ln.x_rstd)
+
+    def recurrent_term(self, s, rec, t, a):
+        """a_t = LN_hh(W_hh h_{t-1}) + b_hh, in place of a = W_hh h_{t-1} (B, G*H)."""
+        if self.layer_norm:
+            a_hat = normalise(a, rec.ln.a_hat[t], rec.ln.a_rstd[t])
+            np.multiply(a_hat, self.params["weight_ln_hh" + s], out=a)
+        a += self.params["bias_hh" + s]
+
+    def recurrent_term_backward(self, s, rec, t, dA_t, dZh_t):
+        """dL/d(W_hh h_{t-1}) = LN backward of dA_t * gamma_hh, written into dZh_t."""
+        if not self.layer_norm:
+            return dA_t
+        dZh_t[...] = normalise_backward(dA_t * self.params["weight_ln_hh" + s], rec.ln.a_hat[t], rec.ln.a_rstd[t])
+        return dZh_t
 
     # ---- one step, NumPy (the reference) ----------------------------------------------------------------------
     def step_forward(self, s, rec, t, xp, a, prev):
@@ -151,15 +234,19 @@ class LSTM(Recurrent):
             f = 1.0 - i if self.mode == COUPLED else 1.0        # CIFG: f = 1 - i; 1997 LSTM: f = 1
         c = np.add(f * c_prev, i * g, out=rec.c[t])             # c_t = f * c_{t-1} + i * g
         o = sigmoid(gates[:, oo:oo + H] + p_o * c, out=gates[:, oo:oo + H])
-        tanh_c = np.tanh(c, out=rec.tanh_c[t])
-        h = np.multiply(o, tanh_c, out=rec.h[t])                # h_t = o * tanh(c_t)
+        q = c                                                   # q_t = c_t, or LN_c(c_t) with layer_norm
+        if self.layer_norm:
+            c_hat = normalise(c, rec.ln.c_hat[t], rec.ln.c_rstd[t])
+            q = c_hat * self.params["weight_ln_c" + s] + self.params["bias_ln_c" + s]
+        tanh_c = np.tanh(q, out=rec.tanh_c[t])
+        h = np.multiply(o, tanh_c, out=rec.h[t])                # h_t = o * tanh(q_t)
         if self.proj_size:
             h = np.matmul(h, self.params["weight_hr" + s].T, out=rec.h_proj[t])   # h_t = W_hr (o * tanh(c_t))
         return h, c
 
     def step_backward(self, s, rec, t, dcand, prev, dxp, da):
         """Mirror of step_forward: from (dh_t, dc_t) write dH_t into dxp (= da for the LSTM) and return
-        (None, dc_{t-1}); the driver adds dh_{t-1} = dH_t W_hh."""
+        (None, dc_{t-1}); the driver adds dh_{t-1} = dZh_t W_hh (dZh_t = dH_t without layer_norm)."""
         H, (oi, of, og, oo) = self.hidden_size, self._offsets()
         dh, dc_next = dcand
         if self.proj_size:
@@ -169,8 +256,12 @@ class LSTM(Recurrent):
         p_i, p_f, p_o = self._peepholes(s)
         gates, tanh_c = rec.gates[t], rec.tanh_c[t]
         i, g, o = gates[:, oi:oi + H], gates[:, og:og + H], gates[:, oo:oo + H]
-        dH_o = np.multiply(dh * tanh_c, o * (1.0 - o), out=dxp[:, oo:oo + H])   # do * o(1-o), do = dh tanh(c)
-        dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c) + dH_o * p_o   # through tanh(c_t) and the o peephole
+        dH_o = np.multiply(dh * tanh_c, o * (1.0 - o), out=dxp[:, oo:oo + H])   # do * o(1-o), do = dh tanh(q)
+        dq = dh * o * (1.0 - tanh_c * tanh_c)                  # through tanh(q_t)
+        if self.layer_norm:                                     # q_t = gamma_c * c_hat_t + beta_c
+            rec.ln.dq[t] = dq
+            dq = normalise_backward(dq * self.params["weight_ln_c" + s], rec.ln.c_hat[t], rec.ln.c_rstd[t])
+        dc = dc_next + dq + dH_o * p_o                          # (+ the o peephole)
         np.multiply(dc * i, 1.0 - g * g, out=dxp[:, og:og + H])  # dg * (1-g^2), dg = dc * i
         if self.mode == STANDARD:
             f = gates[:, of:of + H]
@@ -187,115 +278,12 @@ class LSTM(Recurrent):
         return None, dc_prev + dH_i * p_i
 
     # ---- the whole sequence, compiled (the fast path) ---------------------------------------------------------
-    def sweep_forward(self, s, Xp, W_hh, b_hh, mask, states, rec, y):
-        lstm_forward_sweep(Xp, W_hh, b_hh, self._peepholes(s), self._projection(s), self.mode, *mask, *states,
-                           *rec[:5], y)
+    def sweep_forward(self, s, Xp, W_hh, b_hh, update, keep, states, rec):
+        lstm_forward_sweep(Xp, W_hh, b_hh, self._peepholes(s), self._projection(s), self.mode, *update, *keep,
+                           *self._layer_norm_weights(s), *states, *rec[:5], *rec.ln[2:6])
 
-    def sweep_backward(self, s, dy, dstate_T, mask, W_hh, sweep, dXp, dA):
-        return lstm_backward_sweep(dy, *dstate_T, self._peepholes(s), self._projection(s), self.mode, *mask, W_hh,
-                                   sweep.states[1], sweep.record.gates, sweep.record.tanh_c, sweep.record.dh_proj,
-                                   dXp)
-
-
-# The compiled sweeps compute the same equations as step_forward / step_backward for one whole sequence, fused:
-# one GEMM and one pass over (B, H) per step, no allocation inside the time loop.
-@njit(cache=True)
-def lstm_forward_sweep(Xp, W_hh, b_hh, P, W_hr, mode, mask, has_mask, states_h, states_c, gates, c, tanh_c, h,
-                       h_proj, y):
-    """Xp (T, B, G*H) = W_ih x_t + b_ih for all t; P (3, H) the peepholes p_i, p_f, p_o (zeros if none); W_hr
-    (P, H) the projection ((0, H) if none); states_h/states_c (T+1, B, .) with [0] the initial state; fills the
-    record arrays, the carried states and (when masked) the outputs y. mask (T, B): 1.0 on real steps."""
-    T, B, GH = Xp.shape
-    H = P.shape[1]
-    proj = W_hr.shape[0] > 0
-    oi, of, og, oo = (0, H, 2 * H, 3 * H) if mode == STANDARD else (0, 0, H, 2 * H)
-    a = np.empty((B, GH), Xp.dtype)
-    W_hhT, W_hrT = W_hh.T, W_hr.T
-    for t in range(T):
-        np.dot(states_h[t], W_hhT, a)                          # W_hh h_{t-1}, (B, G*H)
-        for b in range(B):
-            m = mask[t, b] if has_mask else 1.0
-            for j in range(H):
-                c_prev = states_c[t, b, j]
-                i = sigmoid_scalar(Xp[t, b, oi + j] + a[b, oi + j] + b_hh[oi + j] + P[0, j] * c_prev)
-                g = tanh_scalar(Xp[t, b, og + j] + a[b, og + j] + b_hh[og + j])
-                if mode == STANDARD:
-                    f = sigmoid_scalar(Xp[t, b, of + j] + a[b, of + j] + b_hh[of + j] + P[1, j] * c_prev)
-                    gates[t, b, of + j] = f
-                else:
-                    f = 1.0 - i if mode == COUPLED else 1.0
-                c_t = f * c_prev + i * g                       # c_t = f * c_{t-1} + i * g
-                o = sigmoid_scalar(Xp[t, b, oo + j] + a[b, oo + j] + b_hh[oo + j] + P[2, j] * c_t)
-                gates[t, b, oi + j], gates[t, b, og + j], gates[t, b, oo + j] = i, g, o
-                tc = tanh_scalar(c_t)
-                h_t = o * tc                                   # h_t = o * tanh(c_t)
-                c[t, b, j], tanh_c[t, b, j], h[t, b, j] = c_t, tc, h_t
-                states_c[t + 1, b, j] = c_prev + m * (c_t - c_prev) if has_mask else c_t
-                if not proj:
-                    if has_mask:
-                        y[t, b, j] = m * h_t
-                    states_h[t + 1, b, j] = states_h[t, b, j] + m * (h_t - states_h[t, b, j]) if has_mask else h_t
-        if proj:
-            np.dot(h[t], W_hrT, h_proj[t])                     # h_t = W_hr (o * tanh(c_t)), (B, P)
-            for b in range(B):
-                m = mask[t, b] if has_mask else 1.0
-                for j in range(W_hr.shape[0]):
-                    h_t = h_proj[t, b, j]
-                    if has_mask:
-                        y[t, b, j] = m * h_t
-                    states_h[t + 1, b, j] = states_h[t, b, j] + m * (h_t - states_h[t, b, j]) if has_mask else h_t
-
-
-@njit(cache=True)
-def lstm_backward_sweep(dy, dh_T, dc_T, P, W_hr, mode, mask, has_mask, W_hh, states_c, gates, tanh_c, dh_proj, dXp):
-    """Mirror of lstm_forward_sweep: dy (T, B, .) on the outputs, dh_T/dc_T on the final states; writes
-    dXp (T, B, G*H) = dH_t (and dh_proj with a projection) and returns the gradients (dh_0, dc_0)."""
-    T, B, GH = dXp.shape
-    H = P.shape[1]
-    proj = W_hr.shape[0] > 0
-    oi, of, og, oo = (0, H, 2 * H, 3 * H) if mode == STANDARD else (0, 0, H, 2 * H)
-    dh = dh_T.copy()                                           # dL/dh carried into step t from t+1
-    dc = dc_T.copy()
-    dh_rec = np.empty(dh.shape, dXp.dtype)
-    dr = np.empty((B, H), dXp.dtype)                           # dL/d(o * tanh(c)) at step t
-    for t in range(T - 1, -1, -1):
-        for b in range(B):
-            m = mask[t, b] if has_mask else 1.0
-            for j in range(dh.shape[1]):
-                dr_t = (dh[b, j] + dy[t, b, j]) * m
-                dh[b, j] = (1.0 - m) * dh[b, j]                # pass-through of masked steps
-                if proj:
-                    dh_proj[t, b, j] = dr_t
-                else:
-                    dr[b, j] = dr_t
-        if proj:
-            np.dot(dh_proj[t], W_hr, dr)                       # back through h_t = W_hr (o * tanh(c_t))
-        for b in range(B):
-            m = mask[t, b] if has_mask else 1.0
-            for j in range(H):
-                dh_t = dr[b, j]
-                i, g, o = gates[t, b, oi + j], gates[t, b, og + j], gates[t, b, oo + j]
-                c_prev = states_c[t, b, j]
-                tc = tanh_c[t, b, j]
-                dH_o = dh_t * tc * o * (1.0 - o)                           # do * o(1-o)
-                dc_t = dc[b, j] * m + dh_t * o * (1.0 - tc * tc) + dH_o * P[2, j]
-                dXp[t, b, oo + j] = dH_o
-                dXp[t, b, og + j] = dc_t * i * (1.0 - g * g)               # dg * (1-g^2)
-                if mode == STANDARD:
-                    f = gates[t, b, of + j]
-                    dH_f = dc_t * c_prev * f * (1.0 - f)                   # df * f(1-f)
-                    dXp[t, b, of + j] = dH_f
-                    di = dc_t * g
-                    dc_prev = dc_t * f + dH_f * P[1, j]
-                elif mode == COUPLED:
-                    di = dc_t * (g - c_prev)                               # f = 1 - i
-                    dc_prev = dc_t * (1.0 - i)
-                else:
-                    di = dc_t * g
-                    dc_prev = dc_t                                         # f = 1: the constant error carousel
-                dH_i = di * i * (1.0 - i)
-                dXp[t, b, oi + j] = dH_i
-                dc[b, j] = dc_prev + dH_i * P[0, j] + (1.0 - m) * dc[b, j]  # (+ pass-through if masked)
-        np.dot(dXp[t], W_hh, dh_rec)                           # dh_{t-1} = dH_t W_hh
-        dh += dh_rec
-    return dh, dc
+    def sweep_backward(self, s, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
+        rec, ln = sweep.record, sweep.record.ln
+        return lstm_backward_sweep(dy, *dstate_T, self._peepholes(s), self._projection(s), self.mode, *update,
+                                   *keep, W_hh, *self._layer_norm_weights(s)[:3], sweep.states[1], rec.gates,
+                                   rec.tanh_c, *ln[2:7], rec.dh_proj, dXp, dZh)

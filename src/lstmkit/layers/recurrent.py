@@ -1,19 +1,36 @@
 """The recurrent driver: the one time loop shared by every cell (Elman RNN, LSTM, GRU).
 
 It owns stacking (`num_layers`), directions (`bidirectional`), dropout between layers, `return_sequences`,
-`return_state`, initial states, masking, and the two GEMMs over all steps of DESIGN.md section 2: the input
-projection `Xp = x W_ih^T + b_ih` before the loop and the weight gradients `dW_ih = sum_t dXp_t^T x_t`,
-`dW_hh = sum_t dA_t^T h_{t-1}` after it. A cell subclass supplies the number of gate blocks `G`, the names of its
-state vectors `STATES`, a record for what its step keeps, and a mirrored pair `step_forward` / `step_backward`
-that do only the point-wise work of one step, given `xp = W_ih x_t + b_ih` and `a = W_hh h_{t-1} + b_hh`.
+`return_state`, initial states, masking, zoneout, recurrent and input dropout, and the two GEMMs over all steps of
+DESIGN.md section 2: the input product `Zx = x W_ih^T` before the loop and the weight gradients
+`dW_ih = sum_t dZx_t^T x_t`, `dW_hh = sum_t dZh_t^T h_{t-1}` after it. A cell subclass supplies the number of gate
+blocks `G`, the names of its state vectors `STATES`, a record for what its step keeps, and a mirrored pair
+`step_forward` / `step_backward` that do only the point-wise work of one step, given the input term
+`xp = W_ih x_t + b_ih` and the recurrent term `a = W_hh h_{t-1} + b_hh` (a cell may transform `Zx = W_ih x_t` and
+`Zh = W_hh h_{t-1}` before the biases are added, as the layer-normalised LSTM does: `input_term`,
+`recurrent_term` and their backward hooks), and `sweep_forward` / `sweep_backward`, the compiled loop.
 
 Dimension letters: B batch, T time, I input features, H hidden units, G gate blocks, L layers, D directions.
 Inside the driver arrays are time-major, (T, B, ...), so that a step is a contiguous slice; the backward
 direction runs the same loop over the time-reversed sequence.
 
-Masking (`mask[b, t]` False on padded steps): a masked step leaves the state unchanged and outputs zeros,
-`state_t = m * cand_t + (1 - m) * state_{t-1}`, `y_t = m * h_cand_t`, which is what PyTorch's packed sequences
-give for right-padded batches; the backward direction then starts at each sequence's last real step.
+The update gate. Each state vector s (h; h and c for the LSTM) is carried as
+`s_t = s_{t-1} + u_t * (cand_t - s_{t-1})` with `u_t` (B, size) in [0, 1], and the output is `y_t = m_t * h_t`:
+- masking (`mask[b, t]` False on padded steps, m_t in {0, 1}): u_t = m_t, so a masked step leaves the state
+  unchanged and outputs zeros, which is what PyTorch's packed sequences give for right-padded batches; the backward
+  direction then starts at each sequence's last real step;
+- zoneout (Krueger et al. 2017) with rate p: in training u_t = m_t * z_t, z_t ~ Bernoulli(1 - p) drawn afresh for
+  every step, unit and sequence (each unit keeps its previous value with probability p); at inference
+  u_t = m_t * (1 - p), Krueger's deterministic expectation `s_t = p s_{t-1} + (1 - p) cand_t` (no randomness).
+  The output y_t is the zoned state. `zoneout=(p_h, p_c)` gives the LSTM's h and c their own rates.
+Without mask and zoneout there is no u and `s_t = cand_t`.
+
+Variational dropout (Gal & Ghahramani 2016), in training only, inverted (masks scaled by 1 / (1 - p)), one mask
+per sequence, layer and direction, the same at every step: `recurrent_dropout` multiplies h_{t-1} by a (B, H)
+mask before W_hh (only in W_hh h_{t-1}: the LSTM's c_{t-1} and the GRU's z * h_{t-1} see the unmasked state), so
+`dW_hh` uses the masked h; `input_dropout` multiplies the layer's input x_t by a (B, I_k) mask before W_ih. (Keras
+calls the latter `dropout`; here `dropout` keeps PyTorch's meaning, between stacked layers.)
+All masks are drawn from `self.rng` before the time loop, so a rewound generator replays them (lk.gradcheck).
 """
 
 from typing import NamedTuple
@@ -26,10 +43,13 @@ from .base import Layer
 
 class Sweep(NamedTuple):
     """What the forward pass of one layer in one direction keeps for backward (time-major, processing order)."""
-    x: np.ndarray          # (T, B, I_k) the layer's input
-    states: tuple          # per state vector, (T+1, B, H): the carried states s_0 .. s_T (after masking)
+    x: np.ndarray          # (T, B, I_k) the layer's input (times the input-dropout mask, if any)
+    states: tuple          # per state vector, (T+1, B, size): the carried states s_0 .. s_T
     record: tuple          # the cell's own record of step internals
     mask: np.ndarray       # (T, B, 1) float 0/1, or None
+    update: tuple          # per state vector, (T, B, size) the update gate u_t, or None (then s_t = cand_t)
+    keep_h: np.ndarray     # (B, H) recurrent-dropout mask on h_{t-1}, or None
+    keep_x: np.ndarray     # (B, I_k) input-dropout mask on x_t, or None
 
 
 class ForwardCache(NamedTuple):
@@ -43,14 +63,18 @@ class Recurrent(Layer):
     """Base of the recurrent layers; see the module docstring. Subclasses set `G`, `STATES` and implement
     `new_record`, `step_forward` / `step_backward` (the NumPy reference of one step) and `sweep_forward` /
     `sweep_backward` (the compiled loop over a whole sequence), each given the parameter suffix `s` of the layer
-    and direction; they may extend `_create_params` and `cell_grads` for parameters of their own."""
+    and direction; they may extend `_create_params` and `cell_grads` for parameters of their own, and override
+    `input_term` / `recurrent_term` (with their backward hooks) to transform W_ih x_t and W_hh h_{t-1}."""
 
     G = None
     STATES = ("h",)
+    input_axes = (2,)                 # (T, I)
     SEPARATE_RECURRENT_GRAD = False   # True when dL/da differs from dL/dxp (GRU's r * (W_hn h + b_hn))
+    NORMALISED = False                # True when a cell transforms Zx, Zh before the biases (dZx != dXp, dZh != dA)
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
-                 return_state=False, stateful=False, implementation="compiled", dtype="float32"):
+                 return_state=False, stateful=False, implementation="compiled", dtype="float32", *,
+                 recurrent_dropout=0.0, input_dropout=0.0, zoneout=0.0):
         super().__init__(dtype)
         if implementation not in ("compiled", "reference"):
             raise ValueError(f"implementation must be 'compiled' or 'reference', got {implementation!r}.")
@@ -62,6 +86,9 @@ class Recurrent(Layer):
         self.return_state = bool(return_state)
         self.stateful = bool(stateful)
         self.implementation = implementation
+        self.recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout")
+        self.input_dropout = check_rate(input_dropout, "input_dropout")
+        self.zoneout = self._check_zoneout(zoneout)
         self.carry_states = self.stateful      # carry final states into the next forward (stateful, or TBPTT)
         self.states = None                     # the carried final states, per state vector (L*D, B, H)
         self.dinitial_state = None
@@ -76,6 +103,12 @@ class Recurrent(Layer):
     def state_sizes(self):
         """Width of each state vector; the first, h, is also the width of the output of one direction."""
         return (self.hidden_size,) * len(self.STATES)
+
+    @property
+    def zoneout_rates(self):
+        """The zoneout rate of each state vector, in the order of STATES."""
+        z = self.zoneout
+        return tuple(z) if isinstance(z, tuple) else (z,) * len(self.STATES)
 
     @staticmethod
     def suffix(k, d):
@@ -102,7 +135,8 @@ class Recurrent(Layer):
     # ---- forward ----------------------------------------------------------------------------------------------
     def forward(self, x, initial_state=None, mask=None, training=False):
         """x (B, T, I) -> output (B, T, D*H) with return_sequences, else (B, D*H) (the final hidden states of
-        the top layer, both directions concatenated); with return_state also the PyTorch-shaped final states."""
+        the top layer, both directions concatenated); with return_state also the PyTorch-shaped final states.
+        `training=True` draws the dropout and zoneout masks."""
         x = check_array(x, "x", ndim=3, dtype=self.dtype)
         if not self.built:
             self.build(x.shape[1:])
@@ -125,14 +159,14 @@ class Recurrent(Layer):
                 s = k * D + d
                 sweep, y = self._sweep_forward(k, d, inp[::-1] if d else inp,
                                                tuple(s0[s] for s0 in state0),
-                                               None if m is None else (m[::-1] if d else m))
+                                               None if m is None else (m[::-1] if d else m), training)
                 sweeps.append(sweep)
                 for final, states in zip(finals, sweep.states):
                     final[s] = states[-1]
                 outs.append(y[::-1] if d else y)
             inp = np.concatenate(outs, axis=-1) if D > 1 else outs[0]   # (T, B, D*H)
             if training and self.dropout > 0.0 and k < L - 1:
-                keep = (self.rng.random(inp.shape) >= self.dropout).astype(self.dtype) / (1.0 - self.dropout)
+                keep = self._keep_mask(inp.shape, self.dropout)
                 keep_masks.append(keep)
                 inp = inp * keep
         self._cache = ForwardCache(sweeps, keep_masks, (B, T), initial_state is not None)
@@ -146,35 +180,59 @@ class Recurrent(Layer):
             return out
         return out, (finals[0] if len(finals) == 1 else finals)
 
-    def _sweep_forward(self, k, d, x, state0, m):
+    def _keep_mask(self, shape, rate):
+        """Inverted dropout mask: Bernoulli(1 - rate) / (1 - rate), drawn from the layer's generator."""
+        return (self.rng.random(shape) >= rate).astype(self.dtype) / (1.0 - rate)
+
+    def _update_gates(self, T, B, m, training):
+        """Per state vector the update gate u (T, B, size) = mask x zoneout (module docstring), or None."""
+        rates = self.zoneout_rates
+        if m is None and not any(rates):
+            return None
+        update = []
+        for size, p in zip(self.state_sizes, rates):
+            if p > 0.0 and training:
+                u = (self.rng.random((T, B, size)) >= p).astype(self.dtype)   # 1: update, 0: keep (zone out)
+            else:
+                u = np.full((T, B, size), 1.0 - p, self.dtype)             # inference: the expectation 1 - p
+            if m is not None:
+                u *= m
+            update.append(u)
+        return tuple(update)
+
+    def _sweep_forward(self, k, d, x, state0, m, training):
         """Run one layer in one direction over x (T, B, I_k) in processing order; return its Sweep and outputs."""
         s = self.suffix(k, d)
         W_ih, W_hh = self.params["weight_ih" + s], self.params["weight_hh" + s]
-        b_ih, b_hh = self.params["bias_ih" + s], self.params["bias_hh" + s]
-        T, B, _ = x.shape
-        Xp = (x.reshape(T * B, -1) @ W_ih.T + b_ih).reshape(T, B, -1)   # (T, B, G*H) input projection, one GEMM
+        T, B, I_k = x.shape
+        Hs, GH = self.state_sizes[0], self.G * self.hidden_size
+        train = training and self.input_dropout > 0.0
+        keep_x = self._keep_mask((B, I_k), self.input_dropout) if train else None
+        train = training and self.recurrent_dropout > 0.0
+        keep_h = self._keep_mask((B, Hs), self.recurrent_dropout) if train else None
+        update = self._update_gates(T, B, m, training)
+        if keep_x is not None:
+            x = x * keep_x                                         # the same mask at every step
+        record = self.new_record(T, B)
+        Zx = (x.reshape(T * B, I_k) @ W_ih.T).reshape(T, B, GH)   # (T, B, G*H) W_ih x_t, one GEMM for all steps
+        Xp = self.input_term(s, Zx, record)                        # xp_t = W_ih x_t + b_ih
         states = tuple(np.empty((T + 1, B, size), self.dtype) for size in self.state_sizes)
         for states_k, s0 in zip(states, state0):
             states_k[0] = s0
-        record = self.new_record(T, B)
-        y = states[0][1:] if m is None else np.empty((T, B, self.state_sizes[0]), self.dtype)
         if self.implementation == "compiled":
-            self.sweep_forward(s, Xp, W_hh, b_hh, self._kernel_mask(m), states, record, y)
-            return Sweep(x, states, record, m), y
-        a = np.empty((B, self.G * self.hidden_size), self.dtype)   # W_hh h_{t-1} + b_hh, reused every step
-        for t in range(T):
-            prev = tuple(states_k[t] for states_k in states)
-            np.matmul(prev[0], W_hh.T, out=a)
-            a += b_hh
-            cand = self.step_forward(s, record, t, Xp[t], a, prev)
-            if m is None:
-                for states_k, c in zip(states, cand):
-                    states_k[t + 1] = c
-            else:
-                np.multiply(cand[0], m[t], out=y[t])
-                for states_k, c, p in zip(states, cand, prev):
-                    states_k[t + 1] = p + m[t] * (c - p)
-        return Sweep(x, states, record, m), y
+            self.sweep_forward(s, Xp, W_hh, self.params["bias_hh" + s], self._kernel_update(update),
+                               self._kernel_keep(keep_h), states, record)
+        else:
+            a = np.empty((B, GH), self.dtype)                      # the recurrent term, reused every step
+            for t in range(T):
+                prev = tuple(states_k[t] for states_k in states)
+                np.matmul(prev[0] if keep_h is None else prev[0] * keep_h, W_hh.T, out=a)   # Zh = W_hh h_{t-1}
+                self.recurrent_term(s, record, t, a)               # a = W_hh h_{t-1} + b_hh, in place
+                cand = self.step_forward(s, record, t, Xp[t], a, prev)
+                for j, (states_k, c) in enumerate(zip(states, cand)):
+                    states_k[t + 1] = c if update is None else prev[j] + update[j][t] * (c - prev[j])
+        y = states[0][1:] if m is None else states[0][1:] * m      # (T, B, H) y_t = m_t * h_t
+        return Sweep(x, states, record, m, update, keep_h, keep_x), y
 
     # ---- backward ---------------------------------------------------------------------------------------------
     def backward(self, dout):
@@ -223,49 +281,79 @@ class Recurrent(Layer):
         W_ih, W_hh = self.params["weight_ih" + s], self.params["weight_hh" + s]
         T, B, I_k = sweep.x.shape
         Hs, GH = self.state_sizes[0], self.G * self.hidden_size
-        m = sweep.mask
-        dXp = np.empty((T, B, GH), self.dtype)                     # dL / d(W_ih x_t + b_ih)
-        dA = np.empty((T, B, GH), self.dtype) if self.SEPARATE_RECURRENT_GRAD else dXp   # dL / d(W_hh h + b_hh)
+        dy = np.ascontiguousarray(dy if sweep.mask is None else dy * sweep.mask, dtype=self.dtype)  # d(m_t h_t)
+        dXp = np.empty((T, B, GH), self.dtype)                     # dL / d xp_t, xp_t = (W_ih x_t) + b_ih
+        dA = np.empty((T, B, GH), self.dtype) if self.SEPARATE_RECURRENT_GRAD else dXp   # dL / d a_t
+        dZh = np.empty((T, B, GH), self.dtype) if self.NORMALISED else dA    # dL / d(W_hh h_{t-1})
         if self.implementation == "compiled":
-            dstate = self.sweep_backward(s, np.asarray(dy, self.dtype), dstate_T, self._kernel_mask(m), W_hh,
-                                         sweep, dXp, dA)
+            dstate = self.sweep_backward(s, dy, dstate_T, self._kernel_update(sweep.update),
+                                         self._kernel_keep(sweep.keep_h), W_hh, sweep, dXp, dA, dZh)
         else:
-            dstate = self._reference_backward(s, sweep, dy, dstate_T, W_hh, dXp, dA)
-        x2 = sweep.x.reshape(T * B, I_k)                           # (T*B, I_k)
-        h_prev = sweep.states[0][:-1].reshape(T * B, Hs)           # (T*B, H) h_0 .. h_{T-1}
-        dXp2, dA2 = dXp.reshape(T * B, GH), dA.reshape(T * B, GH)
-        np.matmul(dXp2.T, x2, out=self.grads["weight_ih" + s])     # dW_ih = sum_t dXp_t^T x_t
-        np.matmul(dA2.T, h_prev, out=self.grads["weight_hh" + s])  # dW_hh = sum_t dA_t^T h_{t-1}
-        np.sum(dXp2, axis=0, out=self.grads["bias_ih" + s])
-        np.sum(dA2, axis=0, out=self.grads["bias_hh" + s])
+            dstate = self._reference_backward(s, sweep, dy, dstate_T, W_hh, dXp, dA, dZh)
+        dZx = self.input_term_backward(s, sweep.record, dXp)       # dL / d(W_ih x_t)
+        h_prev = sweep.states[0][:-1]                              # (T, B, H) h_0 .. h_{T-1}
+        if sweep.keep_h is not None:
+            h_prev = h_prev * sweep.keep_h                         # W_hh saw the masked h_{t-1}
+        x2, h2 = sweep.x.reshape(T * B, I_k), h_prev.reshape(T * B, Hs)
+        dZx2, dZh2 = dZx.reshape(T * B, GH), dZh.reshape(T * B, GH)
+        np.matmul(dZx2.T, x2, out=self.grads["weight_ih" + s])     # dW_ih = sum_t dZx_t^T x_t
+        np.matmul(dZh2.T, h2, out=self.grads["weight_hh" + s])     # dW_hh = sum_t dZh_t^T h_{t-1}
+        np.sum(dXp.reshape(T * B, GH), axis=0, out=self.grads["bias_ih" + s])
+        np.sum(dA.reshape(T * B, GH), axis=0, out=self.grads["bias_hh" + s])
         self.cell_grads(s, sweep, dXp)
-        dx = (dXp2 @ W_ih).reshape(T, B, I_k)                      # dx_t = dXp_t W_ih
+        dx = (dZx2 @ W_ih).reshape(T, B, I_k)                      # dx_t = dZx_t W_ih
+        if sweep.keep_x is not None:
+            dx *= sweep.keep_x
         return dx, dstate
 
-    def _reference_backward(self, s, sweep, dy, dstate_T, W_hh, dXp, dA):
+    def _reference_backward(self, s, sweep, dy, dstate_T, W_hh, dXp, dA, dZh):
         """The per-step NumPy loop of BPTT (the slow, obvious reference of the compiled sweep_backward)."""
-        m = sweep.mask
+        u, keep_h = sweep.update, sweep.keep_h
         dstate = tuple(np.array(g, dtype=self.dtype) for g in dstate_T)   # dL / d(carried state at t)
         for t in reversed(range(len(dy))):
             prev = tuple(states_k[t] for states_k in sweep.states)
-            dh = dstate[0] + dy[t]
-            if m is None:
-                dcand = (dh,) + dstate[1:]
-            else:
-                dcand = (dh * m[t],) + tuple(g * m[t] for g in dstate[1:])
+            total = (dstate[0] + dy[t],) + dstate[1:]              # dL / d s_t, the output's share included
+            dcand = total if u is None else tuple(g * u_k[t] for g, u_k in zip(total, u))
             dprev = list(self.step_backward(s, sweep.record, t, dcand, prev, dXp[t], dA[t]))
-            dh_prev = dA[t] @ W_hh                                 # dh_{t-1} = dA_t W_hh
+            dZh_t = self.recurrent_term_backward(s, sweep.record, t, dA[t], dZh[t])
+            dh_prev = dZh_t @ W_hh                                 # dh_{t-1} = dZh_t W_hh
+            if keep_h is not None:
+                dh_prev *= keep_h
             dprev[0] = dh_prev if dprev[0] is None else dh_prev + dprev[0]
-            if m is not None:                                      # masked steps pass the state gradient through
-                dprev = [dp + g * (1.0 - m[t]) for dp, g in zip(dprev, dstate)]
+            if u is not None:                                      # s_{t-1} also enters s_t with weight 1 - u_t
+                dprev = [dp + g * (1.0 - u_k[t]) for dp, g, u_k in zip(dprev, total, u)]
             dstate = tuple(dprev)
         return dstate
 
-    def _kernel_mask(self, m):
-        """(mask (T, B), has_mask) as the compiled sweeps take it; an empty array when there is no mask."""
-        if m is None:
+    def _kernel_update(self, update):
+        """(u per state vector..., has_update) as the compiled sweeps take it; empty arrays when there is none."""
+        if update is None:
+            return (np.empty((0, 0, 0), self.dtype),) * len(self.STATES) + (False,)
+        return tuple(update) + (True,)
+
+    def _kernel_keep(self, keep_h):
+        """(keep_h (B, H), has_keep) as the compiled sweeps take it."""
+        if keep_h is None:
             return np.empty((0, 0), self.dtype), False
-        return np.ascontiguousarray(m[:, :, 0]), True
+        return keep_h, True
+
+    # ---- hooks a cell may override ----------------------------------------------------------------------------
+    def input_term(self, s, Zx, record):
+        """xp = Zx + b_ih for all steps (Zx = W_ih x_t, (T, B, G*H)), in place."""
+        Zx += self.params["bias_ih" + s]
+        return Zx
+
+    def input_term_backward(self, s, record, dXp):
+        """dL/dZx from dL/dxp, (T, B, G*H): the same array here."""
+        return dXp
+
+    def recurrent_term(self, s, record, t, a):
+        """a = Zh + b_hh at step t (Zh = W_hh h_{t-1}, (B, G*H)), in place."""
+        a += self.params["bias_hh" + s]
+
+    def recurrent_term_backward(self, s, record, t, dA_t, dZh_t):
+        """dL/dZh at step t from dL/da (writing dZh_t when it is a separate array); the same array here."""
+        return dA_t
 
     def reset_states(self):
         """Forget the carried states: the next forward starts from zeros (or its initial_state)."""
@@ -275,6 +363,16 @@ class Recurrent(Layer):
         """Gradients of a cell's own extra parameters (e.g. peepholes) for suffix s; none by default."""
 
     # ---- argument checks --------------------------------------------------------------------------------------
+    def _check_zoneout(self, zoneout):
+        """One rate for every state vector, or (for the LSTM) a pair (p_h, p_c); stored as a float or a tuple."""
+        if isinstance(zoneout, (tuple, list)):
+            if len(zoneout) != len(self.STATES) or len(self.STATES) == 1:
+                raise ValueError(f"zoneout of {type(self).__name__} must be one rate in [0, 1)"
+                                 + (" or a pair (p_h, p_c)" if len(self.STATES) == 2 else "")
+                                 + f", got {zoneout!r}.")
+            return tuple(check_rate(p, f"zoneout rate of {name}") for p, name in zip(zoneout, self.STATES))
+        return check_rate(zoneout, "zoneout")
+
     def _state_form(self):
         return "h_0" if len(self.STATES) == 1 else "(h_0, c_0)"
 

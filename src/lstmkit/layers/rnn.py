@@ -50,49 +50,57 @@ class SimpleRNN(Recurrent):
             np.multiply(dh, h > 0.0, out=dxp)                   # relu' = [h > 0]
         return (None,)
 
-    def sweep_forward(self, s, Xp, W_hh, b_hh, mask, states, rec, y):
-        rnn_forward_sweep(Xp, W_hh, b_hh, self.nonlinearity == "relu", *mask, *states, *rec, y)
+    def sweep_forward(self, s, Xp, W_hh, b_hh, update, keep, states, rec):
+        rnn_forward_sweep(Xp, W_hh, b_hh, self.nonlinearity == "relu", *update, *keep, *states, *rec)
 
-    def sweep_backward(self, s, dy, dstate_T, mask, W_hh, sweep, dXp, dA):
-        return rnn_backward_sweep(dy, *dstate_T, self.nonlinearity == "relu", *mask, W_hh, sweep.record.h, dXp)
+    def sweep_backward(self, s, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
+        return rnn_backward_sweep(dy, *dstate_T, self.nonlinearity == "relu", *update, *keep, W_hh,
+                                  sweep.record.h, dXp)
 
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
 @njit(cache=True)
-def rnn_forward_sweep(Xp, W_hh, b_hh, relu, mask, has_mask, states_h, h, y):
-    """Xp (T, B, H) = W_ih x_t + b_ih for all t; fills h (the candidates), the carried states and y."""
+def rnn_forward_sweep(Xp, W_hh, b_hh, relu, u_h, has_update, keep_h, has_keep, states_h, h):
+    """Xp (T, B, H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's update gate, keep_h (B, H) the
+    recurrent-dropout mask (both empty when absent); fills h (the candidates) and the carried states."""
     T, B, H = Xp.shape
     a = np.empty((B, H), Xp.dtype)
+    h_in = np.empty((B, H), Xp.dtype)
     W_hhT = W_hh.T
     for t in range(T):
-        np.dot(states_h[t], W_hhT, a)
+        if has_keep:
+            for b in range(B):
+                for j in range(H):
+                    h_in[b, j] = states_h[t, b, j] * keep_h[b, j]   # recurrent dropout
+            np.dot(h_in, W_hhT, a)
+        else:
+            np.dot(states_h[t], W_hhT, a)
         for b in range(B):
-            m = mask[t, b] if has_mask else 1.0
             for j in range(H):
                 pre = Xp[t, b, j] + a[b, j] + b_hh[j]
                 h_t = max(pre, 0.0) if relu else tanh_scalar(pre)
                 h[t, b, j] = h_t
-                if has_mask:
-                    y[t, b, j] = m * h_t
-                    states_h[t + 1, b, j] = states_h[t, b, j] + m * (h_t - states_h[t, b, j])
-                else:
-                    states_h[t + 1, b, j] = h_t
+                h_prev = states_h[t, b, j]
+                states_h[t + 1, b, j] = h_prev + u_h[t, b, j] * (h_t - h_prev) if has_update else h_t
 
 
 @njit(cache=True)
-def rnn_backward_sweep(dy, dh_T, relu, mask, has_mask, W_hh, h, dXp):
-    """Mirror of rnn_forward_sweep: writes dXp (= dA) and returns dh_0."""
+def rnn_backward_sweep(dy, dh_T, relu, u_h, has_update, keep_h, has_keep, W_hh, h, dXp):
+    """Mirror of rnn_forward_sweep: dy (T, B, H) on the outputs (already times the mask); writes dXp (= dA) and
+    returns dh_0."""
     T, B, H = dXp.shape
     dh = dh_T.copy()
     dh_rec = np.empty((B, H), dXp.dtype)
     for t in range(T - 1, -1, -1):
         for b in range(B):
-            m = mask[t, b] if has_mask else 1.0
             for j in range(H):
-                dh_t = (dh[b, j] + dy[t, b, j]) * m
+                total = dh[b, j] + dy[t, b, j]                 # dL/dh_t
+                dh_t = u_h[t, b, j] * total if has_update else total
                 h_t = h[t, b, j]
                 dXp[t, b, j] = dh_t * (1.0 if h_t > 0.0 else 0.0) if relu else dh_t * (1.0 - h_t * h_t)
-                dh[b, j] = (1.0 - m) * dh[b, j]
+                dh[b, j] = total - dh_t                        # h_{t-1} enters h_t with weight 1 - u
         np.dot(dXp[t], W_hh, dh_rec)
-        dh += dh_rec
+        for b in range(B):
+            for j in range(H):
+                dh[b, j] += dh_rec[b, j] * keep_h[b, j] if has_keep else dh_rec[b, j]
     return (dh,)

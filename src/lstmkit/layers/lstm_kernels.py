@@ -1,0 +1,148 @@
+"""The compiled (Numba) sweeps of the LSTM: the same equations as `LSTM.step_forward` / `step_backward` (see
+lstm.py), with the driver's update gate u and recurrent-dropout mask (recurrent.py), for one whole sequence,
+fused: one GEMM and one pass over (B, H) per step, no allocation inside the time loop.
+
+Dimension letters: T time, B batch, H cell units, Hs = P (proj_size) or H the width of h, G*H the gate vector.
+Absent options arrive as empty arrays with a flag (`has_update`, `has_keep`, `ln`), so that one compiled
+specialisation per dtype serves every variant.
+"""
+
+import numpy as np
+from numba import njit
+
+from ..ops import normalise_row, normalise_row_backward, sigmoid_scalar, tanh_scalar
+
+STANDARD, NO_FORGET, COUPLED = 0, 1, 2          # how f_t is made: its own gate, f_t = 1, f_t = 1 - i_t
+
+
+@njit(cache=True)
+def lstm_forward_sweep(Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep, ln, gamma_hh,
+                       gamma_c, beta_c, states_h, states_c, gates, c, tanh_c, h, h_proj, a_hat, a_rstd, c_hat,
+                       c_rstd):
+    """Xp (T, B, G*H) the input term for all t; P (3, H) the peepholes p_i, p_f, p_o (zeros if none); W_hr (P, H)
+    the projection ((0, H) if none); u_h/u_c (T, B, .) the update gates; keep_h (B, Hs) the recurrent-dropout
+    mask; with `ln` the gains gamma_hh (G*H,), gamma_c (H,) and shift beta_c (H,) of LN_hh and LN_c.
+    states_h/states_c (T+1, B, .) with [0] the initial state. Fills the record arrays and the carried states."""
+    T, B, GH = Xp.shape
+    H, Hs = P.shape[1], states_h.shape[2]
+    proj = W_hr.shape[0] > 0
+    oi, of, og, oo = (0, H, 2 * H, 3 * H) if mode == STANDARD else (0, 0, H, 2 * H)
+    a = np.empty((B, GH), Xp.dtype)
+    h_in = np.empty((B, Hs), Xp.dtype)
+    W_hhT, W_hrT = W_hh.T, W_hr.T
+    for t in range(T):
+        if has_keep:
+            for b in range(B):
+                for j in range(Hs):
+                    h_in[b, j] = states_h[t, b, j] * keep_h[b, j]   # recurrent dropout on h_{t-1}
+            np.dot(h_in, W_hhT, a)
+        else:
+            np.dot(states_h[t], W_hhT, a)                      # Zh = W_hh h_{t-1}, (B, G*H)
+        for b in range(B):
+            if ln:                                             # LN_hh(Zh) = gamma_hh * Zh_hat
+                a_rstd[t, b, 0] = normalise_row(a[b], a_hat[t, b])
+                for j in range(GH):
+                    a[b, j] = gamma_hh[j] * a_hat[t, b, j]
+            for j in range(H):
+                c_prev = states_c[t, b, j]
+                i = sigmoid_scalar(Xp[t, b, oi + j] + a[b, oi + j] + b_hh[oi + j] + P[0, j] * c_prev)
+                g = tanh_scalar(Xp[t, b, og + j] + a[b, og + j] + b_hh[og + j])
+                if mode == STANDARD:
+                    f = sigmoid_scalar(Xp[t, b, of + j] + a[b, of + j] + b_hh[of + j] + P[1, j] * c_prev)
+                    gates[t, b, of + j] = f
+                else:
+                    f = 1.0 - i if mode == COUPLED else 1.0
+                c_t = f * c_prev + i * g                       # c_t = f * c_{t-1} + i * g
+                o = sigmoid_scalar(Xp[t, b, oo + j] + a[b, oo + j] + b_hh[oo + j] + P[2, j] * c_t)
+                gates[t, b, oi + j], gates[t, b, og + j], gates[t, b, oo + j] = i, g, o
+                c[t, b, j] = c_t
+                states_c[t + 1, b, j] = c_prev + u_c[t, b, j] * (c_t - c_prev) if has_update else c_t
+            if ln:
+                c_rstd[t, b, 0] = normalise_row(c[t, b], c_hat[t, b])
+            for j in range(H):
+                q = gamma_c[j] * c_hat[t, b, j] + beta_c[j] if ln else c[t, b, j]   # q_t = LN_c(c_t) or c_t
+                tc = tanh_scalar(q)
+                h_t = gates[t, b, oo + j] * tc                 # h_t = o * tanh(q_t)
+                tanh_c[t, b, j], h[t, b, j] = tc, h_t
+                if not proj:
+                    h_prev = states_h[t, b, j]
+                    states_h[t + 1, b, j] = h_prev + u_h[t, b, j] * (h_t - h_prev) if has_update else h_t
+        if proj:
+            np.dot(h[t], W_hrT, h_proj[t])                     # h_t = W_hr (o * tanh(q_t)), (B, P)
+            for b in range(B):
+                for j in range(Hs):
+                    h_t, h_prev = h_proj[t, b, j], states_h[t, b, j]
+                    states_h[t + 1, b, j] = h_prev + u_h[t, b, j] * (h_t - h_prev) if has_update else h_t
+
+
+@njit(cache=True)
+def lstm_backward_sweep(dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep, W_hh, ln, gamma_hh,
+                        gamma_c, states_c, gates, tanh_c, a_hat, a_rstd, c_hat, c_rstd, dq, dh_proj, dXp, dZh):
+    """Mirror of lstm_forward_sweep: dy (T, B, Hs) on the outputs (already times the mask), dh_T/dc_T on the final
+    states; writes dXp (T, B, G*H) = dH_t, dZh = dL/d(W_hh h_{t-1}) (the same array as dXp without `ln`), dh_proj
+    with a projection and dq = dL/dq_t with `ln`; returns the gradients (dh_0, dc_0)."""
+    T, B, GH = dXp.shape
+    H, Hs = P.shape[1], dh_T.shape[1]
+    proj = W_hr.shape[0] > 0
+    oi, of, og, oo = (0, H, 2 * H, 3 * H) if mode == STANDARD else (0, 0, H, 2 * H)
+    dh = dh_T.copy()                                           # dL/dh_{t} carried into step t from t+1
+    dc = dc_T.copy()
+    dh_rec = np.empty((B, Hs), dXp.dtype)
+    dr = np.empty((B, H), dXp.dtype)                           # dL/d(o * tanh(q_t)) of the candidate
+    scaled = np.empty(GH, dXp.dtype)                           # a gradient times an LN gain, row by row
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            for j in range(Hs):
+                total = dh[b, j] + dy[t, b, j]                 # dL/dh_t
+                dcand = u_h[t, b, j] * total if has_update else total
+                dh[b, j] = total - dcand                       # h_{t-1} enters h_t with weight 1 - u
+                if proj:
+                    dh_proj[t, b, j] = dcand
+                else:
+                    dr[b, j] = dcand
+        if proj:
+            np.dot(dh_proj[t], W_hr, dr)                       # back through h_t = W_hr (o * tanh(q_t))
+        for b in range(B):
+            for j in range(H):                                 # dL/dq_t = dh * o * (1 - tanh(q_t)^2)
+                tc = tanh_c[t, b, j]
+                dq_t = dr[b, j] * gates[t, b, oo + j] * (1.0 - tc * tc)
+                if ln:
+                    dq[t, b, j] = dq_t
+                    scaled[j] = dq_t * gamma_c[j]
+                else:
+                    scaled[j] = dq_t
+            if ln:                                             # dL/dc_t through q_t = gamma_c * c_hat + beta_c
+                normalise_row_backward(scaled[:H], c_hat[t, b], c_rstd[t, b, 0], scaled[:H])
+            for j in range(H):
+                i, g, o = gates[t, b, oi + j], gates[t, b, og + j], gates[t, b, oo + j]
+                c_prev = states_c[t, b, j]
+                dH_o = dr[b, j] * tanh_c[t, b, j] * o * (1.0 - o)          # do * o(1-o)
+                total = dc[b, j]                                           # dL/dc_t of the carried state
+                dcand = u_c[t, b, j] * total if has_update else total
+                dc_t = dcand + scaled[j] + dH_o * P[2, j]
+                dXp[t, b, oo + j] = dH_o
+                dXp[t, b, og + j] = dc_t * i * (1.0 - g * g)               # dg * (1-g^2)
+                if mode == STANDARD:
+                    f = gates[t, b, of + j]
+                    dH_f = dc_t * c_prev * f * (1.0 - f)                   # df * f(1-f)
+                    dXp[t, b, of + j] = dH_f
+                    di = dc_t * g
+                    dc_prev = dc_t * f + dH_f * P[1, j]
+                elif mode == COUPLED:
+                    di = dc_t * (g - c_prev)                               # f = 1 - i
+                    dc_prev = dc_t * (1.0 - i)
+                else:
+                    di = dc_t * g
+                    dc_prev = dc_t                                         # f = 1: the constant error carousel
+                dH_i = di * i * (1.0 - i)
+                dXp[t, b, oi + j] = dH_i
+                dc[b, j] = dc_prev + dH_i * P[0, j] + (total - dcand)     # + c_{t-1}'s weight 1 - u in c_t
+            if ln:                                             # dZh through LN_hh(Zh) = gamma_hh * Zh_hat
+                for j in range(GH):
+                    scaled[j] = dXp[t, b, j] * gamma_hh[j]
+                normalise_row_backward(scaled, a_hat[t, b], a_rstd[t, b, 0], dZh[t, b])
+        np.dot(dZh[t], W_hh, dh_rec)                           # dh_{t-1} += dZh_t W_hh (times the dropout mask)
+        for b in range(B):
+            for j in range(Hs):
+                dh[b, j] += dh_rec[b, j] * keep_h[b, j] if has_keep else dh_rec[b, j]
+    return dh, dc
