@@ -11,6 +11,8 @@ from . import checkpoint as ckpt
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optim
+from . import tbptt as tbptt_module
+from .rtrl import OnlineLearner
 from .layers import Layer
 from .layers.recurrent import Recurrent
 from .progress import EpochProgress
@@ -228,10 +230,20 @@ class Sequential:
         if not np.isfinite(loss):
             raise FloatingPointError(f"the loss is {loss}")
         self.backward(dout)
+        self._check_gradients()
+        return loss
+
+    def _check_gradients(self):
         for key, g in self.gradients().items():
             if not np.all(np.isfinite(g)):
                 raise FloatingPointError(f"the gradient of {key} holds NaN or inf")
-        return loss
+
+    def reset_states(self):
+        """Forget the states that stateful recurrent layers carry from one batch to the next."""
+        for layer in self.layers:
+            if hasattr(layer, "reset_states"):
+                layer.reset_states()
+
 
     def _apply_gradients(self):
         """The optimizer step, then a check that it left every weight finite."""
@@ -243,10 +255,17 @@ class Sequential:
                                          f"weights in memory are lost)")
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None, shuffle=True,
-            early_stopping=None, verbose=1, checkpoint=None, checkpoint_every=1, resume=False):
+            early_stopping=None, verbose=1, checkpoint=None, checkpoint_every=1, resume=False, tbptt=None,
+            algorithm="bptt"):
         """Train for `epochs` passes over (x, y) in shuffled mini-batches. Validation data are either the last
         `validation_split` fraction of the samples (taken before shuffling, as Keras does) or `validation_data`
         = (x_val, y_val). `early_stopping` is an EarlyStopping or an int patience on val_loss. Returns a History.
+
+        `tbptt=k` or `(k1, k2)` trains each batch with truncated BPTT (see lstmkit.tbptt): the sequence is run
+        k1 steps at a time with the states carried across, one update after each run, gradients back-propagated
+        through the last k2 steps. k >= T is full BPTT. `algorithm="rtrl"` learns online instead, updating the
+        weights after every step with real-time recurrent learning (see lstmkit.rtrl.OnlineLearner; a single
+        unidirectional recurrent layer first, then per-step layers).
 
         A NaN or inf loss, gradient or weight stops training with a FloatingPointError naming the epoch and the
         batch, before the optimizer step could spoil the weights (unless the step itself overflowed).
@@ -299,11 +318,23 @@ class Sequential:
         if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, np.integer)) \
                 or checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be a positive integer (epochs), got {checkpoint_every!r}.")
+        if algorithm not in ("bptt", "rtrl"):
+            raise ValueError(f"algorithm must be 'bptt' or 'rtrl', got {algorithm!r}.")
+        if tbptt is not None and algorithm == "rtrl":
+            raise ValueError("tbptt truncates backpropagation; RTRL has none to truncate. Pass one or the other.")
+        if tbptt is not None:
+            tbptt = tbptt_module.check_tbptt(self, tbptt)
         if resume and checkpoint is None:
             raise ValueError("resume=True needs checkpoint=<the folder the run wrote its checkpoints to>.")
         if not self.built:
             self.build(x.shape[1:])
 
+        batch_trainer = None                                  # None: one BPTT step per batch
+        if tbptt is not None:
+            def batch_trainer(xb, yb):
+                return tbptt_module.train_batch(self, xb, yb, *tbptt)
+        elif algorithm == "rtrl":
+            batch_trainer = OnlineLearner(self, update="step").train_on_batch
         saver = None
         if checkpoint is not None:
             saver = _Checkpointer(checkpoint, int(checkpoint_every),
@@ -314,7 +345,7 @@ class Sequential:
                 ckpt.DeferredInterrupt(enabled=saver is not None) as interrupt:
             try:
                 self._train(x, y, state, epochs, batch_size, shuffle, validation_data, early_stopping, saver,
-                            progress, interrupt)
+                            progress, interrupt, batch_trainer)
             except KeyboardInterrupt:
                 if saver is None or state.updating:
                     raise
@@ -327,7 +358,7 @@ class Sequential:
         return state.history
 
     def _train(self, x, y, state, epochs, batch_size, shuffle, validation_data, early_stopping, saver, progress,
-               interrupt):
+               interrupt, batch_trainer):
         """The epochs of `fit`, from `state` on; updates `state` as it goes (see checkpoint.TrainState)."""
         n_batches = int(np.ceil(len(x) / batch_size))
         while state.epoch < epochs and state.history.stopped_epoch is None:
@@ -343,9 +374,13 @@ class Sequential:
                 if saver is not None:
                     state.rng = ckpt.rng_states(self)                 # dropout will draw from them
                 try:
-                    batch_loss = self._gradients(x[idx], y[idx])
-                    state.updating = True
-                    self._apply_gradients()
+                    if batch_trainer is None:
+                        batch_loss = self._gradients(x[idx], y[idx])
+                        state.updating = True
+                        self._apply_gradients()
+                    else:
+                        state.updating = True                 # TBPTT and RTRL update within the batch
+                        batch_loss = batch_trainer(x[idx], y[idx])
                 except FloatingPointError as err:
                     raise FloatingPointError(
                         f"training diverged at epoch {epoch + 1}, batch {b + 1}: {err}; "
