@@ -113,13 +113,20 @@ class Sequential:
 
     # ---- passes -----------------------------------------------------------------------------------------------
     def forward(self, x, training=False):
+        """Run the layers in turn. A (B, T) mask of real steps, started by a Masking layer, is passed to every
+        layer that accepts one and kept in `output_mask` for the loss (None when there is none)."""
         if not self.built:
             self.build(np.shape(x)[1:])
+        mask = None
         for i, layer in enumerate(self.layers):
-            x = layer.forward(x, training=training)
+            inputs = x
+            x = layer.forward(x, mask=mask, training=training) if layer.accepts_mask and mask is not None \
+                else layer.forward(x, training=training)
+            mask = layer.output_mask(inputs, mask)
             if i < len(self.layers) - 1 and not np.all(np.isfinite(x)):
                 raise FloatingPointError(f"layer {i} ({type(layer).__name__}) gave NaN or inf from finite input: "
                                          f"its weights are too large")
+        self.output_mask = mask
         return x
 
     def backward(self, dy):
@@ -226,12 +233,21 @@ class Sequential:
         """Forward, loss and backward on one batch, filling every layer's grads; returns the loss. Raises
         FloatingPointError if the loss or a gradient is NaN or inf, before anything has changed the weights."""
         out = self.forward(x, training=True)
-        loss, dout = self.loss.value_and_grad(out, y)
+        loss, dout = self._loss_and_grad(out, y, self.output_mask)
         if not np.isfinite(loss):
             raise FloatingPointError(f"the loss is {loss}")
         self.backward(dout)
         self._check_gradients()
         return loss
+
+    def _loss_and_grad(self, out, y, mask):
+        """The loss and its gradient; with a mask (B, T) only the real steps count (padded steps get zero)."""
+        if mask is None:
+            return self.loss.value_and_grad(out, y)
+        loss, d_real = self.loss.value_and_grad(out[mask], np.asarray(y)[mask])
+        dout = np.zeros_like(out)
+        dout[mask] = d_real
+        return loss, dout
 
     def _check_gradients(self):
         for key, g in self.gradients().items():
@@ -395,7 +411,7 @@ class Sequential:
                 raise KeyboardInterrupt
             logs = {"loss": state.loss_sum / state.seen}
             if self.metrics:
-                logs.update(self._metric_values(self.predict(x), y))
+                logs.update(self._metric_values(*self._scored_outputs(x, y)))
             if validation_data is not None:
                 logs.update({f"val_{k}": v for k, v in self.evaluate(*validation_data).items()})
             if early_stopping is not None and early_stopping.monitor not in logs:
@@ -423,8 +439,16 @@ class Sequential:
     def predict(self, x, batch_size=256):
         """Outputs for x, computed in batches of `batch_size` (inference mode: no dropout)."""
         _check_batch_size(batch_size)
+        return self._predict(x, batch_size)[0]
+
+    def _predict(self, x, batch_size):
+        """(outputs, output mask or None) over all of x, in batches."""
         x = self._check_x(x, "x")
-        return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        outs, masks = [], []
+        for i in range(0, len(x), batch_size):
+            outs.append(self.forward(x[i:i + batch_size]))
+            masks.append(self.output_mask)
+        return np.concatenate(outs), None if masks[0] is None else np.concatenate(masks)
 
     def _metric_values(self, out, y):
         return {name: float(fn(out, y)) for name, fn in self.metrics}
@@ -434,8 +458,13 @@ class Sequential:
         self._require_compiled("evaluate")
         _check_batch_size(batch_size)
         x, y = self._check_xy(x, y, "evaluate")
-        out = self.predict(x, batch_size)
+        out, y = self._scored_outputs(x, y, batch_size)
         return {"loss": float(self.loss(out, y)), **self._metric_values(out, y)}
+
+    def _scored_outputs(self, x, y, batch_size=256):
+        """Outputs and targets as the loss and metrics see them: with a mask, the real steps only."""
+        out, mask = self._predict(x, batch_size)
+        return (out, y) if mask is None else (out[mask], y[mask])
 
     # ---- description and files --------------------------------------------------------------------------------
     def summary(self, print_fn=None):

@@ -7,14 +7,16 @@ from .embedding import Embedding
 from .gru import GRU
 from .jordan import JordanRNN
 from .lstm import LSTM
+from .masking import Masking
 from .rnn import SimpleRNN
 
-__all__ = ["Layer", "Dense", "Dropout", "Embedding", "GRU", "JordanRNN", "LSTM", "SimpleRNN"]
+__all__ = ["Layer", "Dense", "Dropout", "Embedding", "GRU", "JordanRNN", "LSTM", "Masking", "SimpleRNN"]
 
 
 def get_class(name):
     """The layer class called `name` (as written in model files); a clear error for an unknown name."""
-    classes = {cls.__name__: cls for cls in (Dense, Dropout, Embedding, GRU, JordanRNN, LSTM, SimpleRNN)}
+    classes = {cls.__name__: cls for cls in (Dense, Dropout, Embedding, GRU, JordanRNN, LSTM, Masking,
+                                                      SimpleRNN)}
     if name not in classes:
         raise ValueError(f"unknown layer type {name!r}; known layers: {', '.join(sorted(classes))}.")
     return classes[name]

@@ -57,6 +57,16 @@ class Layer:
         self.zero_grad()
         return self
 
+    @property
+    def accepts_mask(self):
+        """Whether forward takes a (B, T) `mask` of real steps (the recurrent layers do)."""
+        return "mask" in inspect.signature(self.forward).parameters
+
+    def output_mask(self, x, mask):
+        """The (B, T) mask of this layer's output, given its input x and the input's mask: per-step layers pass it
+        on; a layer returning one vector per sequence (return_sequences=False) ends it."""
+        return None if getattr(self, "return_sequences", True) is False else mask
+
     def output_shape(self, input_shape):
         """Shape of the output for inputs shaped `(batch, *input_shape)`, batch axis excluded."""
         return tuple(input_shape)
