@@ -23,7 +23,9 @@ def test_masking_layer_zeroes_and_derives_the_mask():
     out = layer.forward(x)
     np.testing.assert_array_equal(layer.compute_mask(x), np.arange(7)[None] < LENGTHS[:, None])
     np.testing.assert_array_equal(out, x.astype(np.float32))
-    assert lk.gradcheck(layer, x).max_error < 1e-8
+    dy = rng.standard_normal(x.shape)
+    keep = (np.arange(7)[None] < LENGTHS[:, None])[..., None]
+    np.testing.assert_array_equal(layer.backward(dy), (dy * keep).astype(np.float32))   # the mask is a constant
 
 
 @pytest.mark.parametrize("cell", [LSTM, GRU])
