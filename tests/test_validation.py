@@ -295,23 +295,17 @@ def test_forecast_config_rejects(changes, fragment):
         ForecastConfig(**changes).validate()
 
 
-# ---- gaps in files owned elsewhere (reported; they pass once fixed) -------------------------------------------------
-@pytest.mark.xfail(reason="check_array accepts complex input and silently drops the imaginary part (validation.py)",
-                   strict=False)
+# ---- inputs that used to slip through ------------------------------------------------------------------------
 def test_complex_input_is_refused():
     with pytest.raises(TypeError, match="x must be"):
         Dense(2).forward(np.zeros((2, 3), complex))
 
 
-@pytest.mark.xfail(reason="Dense built for 0 input features raises OverflowError from rng.uniform (dense.py)",
-                   strict=False)
 def test_zero_features_is_refused():
     with pytest.raises(ValueError, match="features"):
         Dense(2).forward(np.zeros((2, 0)))
 
 
-@pytest.mark.xfail(reason="recurrent layers and Embedding given T=0 steps fail inside NumPy (recurrent.py, "
-                          "embedding.py)", strict=False)
 def test_zero_time_steps_is_refused():
     with pytest.raises(ValueError, match="x"):
         LSTM(3).forward(np.zeros((2, 0, 3)))

@@ -43,7 +43,7 @@ from .layers.recurrent import Recurrent
 OPSET = 14                         # the lowest opset with every operator and attribute used here
 EXPORTABLE = "Embedding (first layer only), Dense, Dropout, SimpleRNN, LSTM, GRU"
 _MAPPED_OPTIONS = {                # constructor options the exporter maps or that do not change inference
-    "common": {"dtype", "implementation"},
+    "common": {"dtype", "implementation", "recurrent_dropout", "input_dropout"},   # the last two act in training
     Dense: {"units", "use_bias"},
     Dropout: {"rate"},
     Embedding: {"num_embeddings", "embedding_dim", "padding_idx"},

@@ -34,7 +34,7 @@ _TORCH_DTYPES = ("float32", "float64")
 # for a conversion: a variant such as LSTM(peephole=True) has no PyTorch or Keras counterpart)
 _PLAIN_OPTIONS = {"dtype", "implementation", "units", "use_bias", "rate", "num_embeddings", "embedding_dim",
                   "padding_idx", "hidden_size", "num_layers", "bidirectional", "dropout", "return_sequences",
-                  "return_state", "stateful", "nonlinearity", "forget_bias"}
+                  "return_state", "stateful", "nonlinearity", "forget_bias", "recurrent_dropout", "input_dropout"}
 
 
 def variant_options(layer, plain=_PLAIN_OPTIONS):

@@ -134,6 +134,11 @@ def _check_layer(layer):
                          f"num_layers={layer.num_layers}, bidirectional={layer.bidirectional}; stacked layers "
                          f"(the sensitivities of layer 2 span layer 1's parameters) and the backward direction "
                          f"(it needs the future) are not supported. Use num_layers=1, bidirectional=False.")
+    stochastic = {name: getattr(layer, name) for name in ("zoneout", "recurrent_dropout", "input_dropout")
+                  if getattr(layer, name) not in (0, 0.0, (0.0, 0.0))}
+    if stochastic:
+        raise ValueError(f"RTRL does not implement {', '.join(f'{k}={v!r}' for k, v in stochastic.items())}; "
+                         f"use fit(algorithm='bptt') for a layer with them.")
     if not layer.built:
         raise ValueError("RTRL needs a built layer; build it first: layer.build((None, input_size)), or run "
                          "forward once.")

@@ -10,6 +10,8 @@ reach back past the new steps; when k2 <= k1 the next window starts where the la
 A model whose output is one vector per sequence (many-to-one) has its loss at the last step only: one update per
 batch, back-propagated through the last k2 steps. Works for Sequential models of unidirectional recurrent layers
 and per-step layers (Dense, Dropout, Embedding); a bidirectional layer needs the whole sequence and is refused.
+Dropout masks (including the per-sequence masks of recurrent_dropout and input_dropout) are drawn afresh for
+every run, so a sequence sees a new mask in each chunk, and a re-run over k2 > k1 steps a new one too.
 """
 
 import numpy as np

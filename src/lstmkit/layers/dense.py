@@ -25,7 +25,8 @@ class Dense(Layer):
     def _create_params(self, input_shape, rng):
         in_features = input_shape[-1]
         if not in_features:
-            raise ValueError(f"Dense needs inputs with at least one feature, got input shape {input_shape}.")
+            raise ValueError(f"Dense needs inputs with at least one feature; got 0 features (input shape "
+                             f"{input_shape}).")
         bound = 1.0 / np.sqrt(in_features)
         self.params["weight"] = rng.uniform(-bound, bound, (self.units, in_features))
         if self.use_bias:

@@ -25,6 +25,9 @@ class GRU(Recurrent):
     Note (as torch.nn.GRU, and Keras' reset_after=True): the reset gate multiplies the whole recurrent term
     `W_hn h_{t-1} + b_hn`, not `h_{t-1}` before the product as in Cho et al.; this is why b_hn is kept apart
     from b_in. Parameters: `weight_ih_l{k}` (3H, I_k), `weight_hh_l{k}` (3H, H), `bias_ih_l{k}`, `bias_hh_l{k}` (3H,).
+
+    Options of every recurrent layer (recurrent.py): `zoneout`, `recurrent_dropout` (the mask enters W_hh h_{t-1}
+    only, as in Keras: the z * h_{t-1} term sees the unmasked state), `input_dropout`.
     """
 
     G = 3

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..ops import normalise, normalise_backward, sigmoid
-from .lstm_kernels import COUPLED, NO_FORGET, STANDARD, lstm_backward_sweep, lstm_forward_sweep  # noqa: F401
+from .lstm_kernels import COUPLED, NO_FORGET, STANDARD, lstm_backward_sweep, lstm_forward_sweep
 from .recurrent import Recurrent
 
 
@@ -68,7 +68,7 @@ class LSTM(Recurrent):
     gamma_c (H,) and `bias_ln_c_l{k}` beta_c (H,); gains start at 1, beta_c at 0. Note: LN_ih and LN_hh have no
     shift of their own: b_ih and b_hh, which follow them, are their shifts (a second one would only duplicate
     them). The peepholes and the recurrence of c see the unnormalised c_t. With a single input feature,
-    LN_ih(W_ih x_t) = sign(x_t) * gamma_ih * w_hat keeps only the sign of x_t: give such a layer more features.
+    LN_ih(W_ih x_t) is (up to eps) sign(x_t) * gamma_ih * w_hat: only the sign of x_t gets through.
 
     Options of every recurrent layer (recurrent.py): `zoneout` (one rate, or (p_h, p_c) for h and c),
     `recurrent_dropout`, `input_dropout`.
@@ -97,7 +97,7 @@ class LSTM(Recurrent):
         self.layer_norm = bool(layer_norm)
 
     @property
-    def NORMALISED(self):                                       # noqa: N802 (the driver's class-level flag)
+    def NORMALISED(self):                                       # the driver's flag: LN transforms Zx, Zh
         return self.layer_norm
 
     @property
@@ -170,7 +170,7 @@ class LSTM(Recurrent):
                       out=self.grads["weight_hr" + s])
         if not self.peephole:
             return
-        H, (i, f, g, o) = self.hidden_size, self._offsets()
+        H, (i, f, _, o) = self.hidden_size, self._offsets()
         c_prev = sweep.states[1][:-1]                           # (T, B, H) carried c_{t-1}
         rows = [np.einsum("tbh,tbh->h", dXp[..., i:i + H], c_prev)]
         if self.mode == STANDARD:
@@ -223,7 +223,7 @@ class LSTM(Recurrent):
     def step_forward(self, s, rec, t, xp, a, prev):
         """One step: the gates from H_t = xp + a, then c_t and h_t (equations in the class docstring)."""
         H, (oi, of, og, oo) = self.hidden_size, self._offsets()
-        h_prev, c_prev = prev
+        c_prev = prev[1]
         p_i, p_f, p_o = self._peepholes(s)
         gates = np.add(xp, a, out=rec.gates[t])                 # H_t, (B, G*H)
         i = sigmoid(gates[:, oi:oi + H] + p_i * c_prev, out=gates[:, oi:oi + H])

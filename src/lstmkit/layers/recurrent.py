@@ -21,8 +21,9 @@ The update gate. Each state vector s (h; h and c for the LSTM) is carried as
   direction then starts at each sequence's last real step;
 - zoneout (Krueger et al. 2017) with rate p: in training u_t = m_t * z_t, z_t ~ Bernoulli(1 - p) drawn afresh for
   every step, unit and sequence (each unit keeps its previous value with probability p); at inference
-  u_t = m_t * (1 - p), Krueger's deterministic expectation `s_t = p s_{t-1} + (1 - p) cand_t` (no randomness).
-  The output y_t is the zoned state. `zoneout=(p_h, p_c)` gives the LSTM's h and c their own rates.
+  u_t = m_t * (1 - p), Krueger's deterministic expectation `s_t = p s_{t-1} + (1 - p) cand_t` (no randomness;
+  not `s_t = cand_t`, which would feed the trained weights states of another scale). The output y_t is the zoned
+  state. `zoneout=(p_h, p_c)` gives the LSTM's h and c their own rates.
 Without mask and zoneout there is no u and `s_t = cand_t`.
 
 Variational dropout (Gal & Ghahramani 2016), in training only, inverted (masks scaled by 1 / (1 - p)), one mask
@@ -64,7 +65,15 @@ class Recurrent(Layer):
     `new_record`, `step_forward` / `step_backward` (the NumPy reference of one step) and `sweep_forward` /
     `sweep_backward` (the compiled loop over a whole sequence), each given the parameter suffix `s` of the layer
     and direction; they may extend `_create_params` and `cell_grads` for parameters of their own, and override
-    `input_term` / `recurrent_term` (with their backward hooks) to transform W_ih x_t and W_hh h_{t-1}."""
+    `input_term` / `recurrent_term` (with their backward hooks) to transform W_ih x_t and W_hh h_{t-1}.
+
+    step_forward(s, record, t, xp, a, prev) -> the candidate states; step_backward(s, record, t, dcand, prev,
+    dxp, da) writes dL/dxp and dL/da of step t and returns each state's direct gradient of s_{t-1} (None: none),
+    to which the driver adds dZh_t W_hh and the update gate's share. sweep_forward(s, Xp, W_hh, b_hh, update,
+    keep, states, record) fills states[k][1:] and the record; sweep_backward(s, dy, dstate_T, update, keep, W_hh,
+    sweep, dXp, dA, dZh) fills dXp, dA, dZh (time-major) and returns the initial states' gradients. `update` is
+    (u per state..., has_update) and `keep` (keep_h, has_keep), empty arrays when absent; dy arrives times the
+    mask; dA is dXp unless SEPARATE_RECURRENT_GRAD, dZh is dA unless NORMALISED."""
 
     G = None
     STATES = ("h",)
@@ -142,6 +151,8 @@ class Recurrent(Layer):
             self.build(x.shape[1:])
         check_feature_size(x, self.input_shape[-1])
         B, T, _ = x.shape
+        if T == 0:
+            raise ValueError(f"x has no time steps (shape {x.shape}); a sequence needs at least one step.")
         L, D = self.num_layers, self.num_directions
         carried = self.carry_states and initial_state is None and self.states is not None
         if carried and self.states[0].shape[1] != B:
@@ -165,8 +176,8 @@ class Recurrent(Layer):
                     final[s] = states[-1]
                 outs.append(y[::-1] if d else y)
             inp = np.concatenate(outs, axis=-1) if D > 1 else outs[0]   # (T, B, D*H)
-            if training and self.dropout > 0.0 and k < L - 1:
-                keep = self._keep_mask(inp.shape, self.dropout)
+            keep = self._dropout_mask(inp.shape, self.dropout, training) if k < L - 1 else None
+            if keep is not None:                                   # between layers: per element and step
                 keep_masks.append(keep)
                 inp = inp * keep
         self._cache = ForwardCache(sweeps, keep_masks, (B, T), initial_state is not None)
@@ -180,8 +191,11 @@ class Recurrent(Layer):
             return out
         return out, (finals[0] if len(finals) == 1 else finals)
 
-    def _keep_mask(self, shape, rate):
-        """Inverted dropout mask: Bernoulli(1 - rate) / (1 - rate), drawn from the layer's generator."""
+    def _dropout_mask(self, shape, rate, training):
+        """Inverted dropout mask, Bernoulli(1 - rate) / (1 - rate) from the layer's generator; None (no dropout)
+        outside training or at rate 0."""
+        if not training or rate == 0.0:
+            return None
         return (self.rng.random(shape) >= rate).astype(self.dtype) / (1.0 - rate)
 
     def _update_gates(self, T, B, m, training):
@@ -206,10 +220,8 @@ class Recurrent(Layer):
         W_ih, W_hh = self.params["weight_ih" + s], self.params["weight_hh" + s]
         T, B, I_k = x.shape
         Hs, GH = self.state_sizes[0], self.G * self.hidden_size
-        train = training and self.input_dropout > 0.0
-        keep_x = self._keep_mask((B, I_k), self.input_dropout) if train else None
-        train = training and self.recurrent_dropout > 0.0
-        keep_h = self._keep_mask((B, Hs), self.recurrent_dropout) if train else None
+        keep_x = self._dropout_mask((B, I_k), self.input_dropout, training)        # one mask per sequence
+        keep_h = self._dropout_mask((B, Hs), self.recurrent_dropout, training)
         update = self._update_gates(T, B, m, training)
         if keep_x is not None:
             x = x * keep_x                                         # the same mask at every step

@@ -20,6 +20,7 @@ class SimpleRNN(Recurrent):
 
     (`nonlinearity="relu"` replaces tanh by max(0, .), as torch.nn.RNN allows). Parameters as torch.nn.RNN:
     `weight_ih_l{k}` (H, I_k), `weight_hh_l{k}` (H, H), `bias_ih_l{k}`, `bias_hh_l{k}` (H,).
+    Options of every recurrent layer (recurrent.py): `zoneout`, `recurrent_dropout`, `input_dropout`.
     """
 
     G = 1
