@@ -75,3 +75,13 @@ def check_gradient_shape(dout, expected, dtype, name="dout"):
     if arr.shape != tuple(expected):
         raise ValueError(f"{name} must have the shape of the forward output, {tuple(expected)}, got {arr.shape}.")
     return arr
+
+
+def check_mask(mask, B, T):
+    """A (B, T) bool mask of real steps, as recurrent layers take it; returned time-major as floats (T, B, 1)."""
+    mask = np.asarray(mask)
+    if mask.shape != (B, T):
+        raise ValueError(f"mask must have shape (B, T) = {(B, T)}, got {mask.shape}.")
+    if mask.dtype != bool:
+        raise TypeError(f"mask must be a bool array (True on real steps), got dtype {mask.dtype}.")
+    return mask.T[:, :, None]

@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from ..ops import sigmoid, sigmoid_scalar, tanh_scalar
-from ..validation import check_array, check_feature_size, check_gradient_shape, check_positive_int
+from ..validation import check_array, check_feature_size, check_gradient_shape, check_mask, check_positive_int
 from .base import Layer
 
 ACTIVATIONS = {None: 0, "tanh": 1, "sigmoid": 2}     # phi, as the compiled sweeps take it
@@ -205,14 +205,7 @@ class JordanRNN(Layer):
         return arr[0]
 
     def _check_mask(self, mask, B, T):
-        if mask is None:
-            return None
-        mask = np.asarray(mask)
-        if mask.shape != (B, T):
-            raise ValueError(f"mask must have shape (B, T) = {(B, T)}, got {mask.shape}.")
-        if mask.dtype != bool:
-            raise TypeError(f"mask must be a bool array (True on real steps), got dtype {mask.dtype}.")
-        return mask.T[:, :, None].astype(self.dtype)                   # (T, B, 1)
+        return None if mask is None else check_mask(mask, B, T).astype(self.dtype)     # (T, B, 1)
 
     def _kernel_mask(self, m):
         """(mask (T, B), has_mask) as the compiled sweeps take it; an empty array when there is no mask."""
