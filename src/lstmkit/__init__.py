@@ -4,10 +4,11 @@ from . import data, diagnostics, layers, losses, metrics, optim, rtrl
 from .gradcheck import gradcheck
 from .io import load_model as load
 from .model import EarlyStopping, History, Sequential
+from .seq2seq import Seq2Seq
 
 __version__ = "0.1.0"
 
-__all__ = ["Sequential", "EarlyStopping", "History", "load", "gradcheck", "layers", "losses", "metrics", "optim",
+__all__ = ["Sequential", "Seq2Seq", "EarlyStopping", "History", "load", "gradcheck", "layers", "losses", "metrics", "optim",
            "data", "diagnostics", "rtrl", "interop", "export", "experiments"]
 
 

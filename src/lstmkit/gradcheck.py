@@ -119,6 +119,8 @@ def check_all_layers(seed=0):
         ("JordanRNN sigmoid, masked", layers.JordanRNN(3, 2, output_activation="sigmoid", return_sequences=True), x,
          {"mask": mask}),
         ("LSTM peephole, coupled, projected", layers.LSTM(3, peephole=True, coupled=True, proj_size=2), x, {}),
+        ("RepeatVector", layers.RepeatVector(3), x[:, 0], {}),
+        ("TimeDistributed(LSTM)", layers.TimeDistributed(layers.LSTM(2)), rng.standard_normal((2, 3, 4, 3)), {}),
         ("LSTM layer norm", layers.LSTM(3, layer_norm=True, return_sequences=True), x, {}),
         ("LSTM zoneout (training)", layers.LSTM(3, zoneout=(0.3, 0.2)), x, {"training": True}),
         ("GRU recurrent + input dropout (training)", layers.GRU(3, recurrent_dropout=0.3, input_dropout=0.2), x,

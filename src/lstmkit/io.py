@@ -76,14 +76,20 @@ def load_model(path):
         version = int(meta.get("format_version", ""))
         config = json.loads(meta["config"])
         metadata = json.loads(meta.get("metadata", "{}"))
-        layer_specs = config["layers"]
-        input_shape = config["input_shape"]
-        seed = config.get("seed")
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{path} has a damaged lstmkit header ({type(err).__name__}: {err}).") from None
     if version > FORMAT_VERSION:
         raise ValueError(f"{path} was written in model format {version}, newer than this lstmkit reads "
                          f"({FORMAT_VERSION}); upgrade lstmkit.")
+    if isinstance(config, dict) and config.get("model") == "Seq2Seq":
+        from .seq2seq import Seq2Seq
+        return Seq2Seq.from_config(config, tensors, metadata, path)
+    try:
+        layer_specs = config["layers"]
+        input_shape = config["input_shape"]
+        seed = config.get("seed")
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{path} has a damaged lstmkit header ({type(err).__name__}: {err}).") from None
     if not isinstance(layer_specs, list):
         raise ValueError(f"{path} has a damaged lstmkit header: 'layers' must be a list of layer descriptions, "
                          f"got {layer_specs!r}.")
@@ -105,7 +111,14 @@ def load_model(path):
     except (ValueError, TypeError, IndexError, OverflowError) as err:
         raise ValueError(f"{path} describes a model that cannot be built for input_shape {input_shape!r}: "
                          f"{err}") from None
-    expected = model.parameters()
+    assign_weights(path, model.parameters(), tensors)
+    model.metadata = metadata
+    return model
+
+
+def assign_weights(path, expected, tensors):
+    """Copy the file's tensors into the model's parameter arrays, after checking that the names, shapes and
+    dtypes are exactly the model's and that every value is finite."""
     missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
     if missing or extra:
         raise ValueError(f"{path} does not match its configuration: missing weights {missing}, "
@@ -118,5 +131,3 @@ def load_model(path):
         if not np.all(np.isfinite(tensor)):
             raise ValueError(f"{path}: weight {name} contains NaN or inf.")
         param[...] = tensor
-    model.metadata = metadata
-    return model

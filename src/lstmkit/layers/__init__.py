@@ -8,15 +8,17 @@ from .gru import GRU
 from .jordan import JordanRNN
 from .lstm import LSTM
 from .masking import Masking
+from .reshape import RepeatVector, TimeDistributed
 from .rnn import SimpleRNN
 
-__all__ = ["Layer", "Dense", "Dropout", "Embedding", "GRU", "JordanRNN", "LSTM", "Masking", "SimpleRNN"]
+__all__ = ["Layer", "Dense", "Dropout", "Embedding", "GRU", "JordanRNN", "LSTM", "Masking", "RepeatVector", "SimpleRNN",
+           "TimeDistributed"]
 
 
 def get_class(name):
     """The layer class called `name` (as written in model files); a clear error for an unknown name."""
     classes = {cls.__name__: cls for cls in (Dense, Dropout, Embedding, GRU, JordanRNN, LSTM, Masking,
-                                                      SimpleRNN)}
+                                                      RepeatVector, SimpleRNN, TimeDistributed)}
     if name not in classes:
         raise ValueError(f"unknown layer type {name!r}; known layers: {', '.join(sorted(classes))}.")
     return classes[name]

@@ -10,19 +10,25 @@ The four shapes of sequence models, batch first:
 
 import numpy as np
 
-from ..validation import check_array
+from ..validation import check_array, check_gradient_shape
 from .base import Layer
 
 
 class RepeatVector(Layer):
     """y[:, t] = x for t = 1 .. n: (B, F) -> (B, n, F). Every copy feeds the loss, so the backward pass sums
-    over time, dx = sum_t dy[:, t]."""
+    over time, dx = sum_t dy[:, t]. The sequence it starts has no padding: its output mask is None."""
+
+    input_axes = (1,)
 
     def __init__(self, n, dtype="float32"):
         super().__init__(dtype)
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n (the number of repeats) must be a positive integer, got {n!r}.")
         self.n = int(n)
+        self._batch = None
+
+    def output_mask(self, x, mask):
+        return None
 
     def output_shape(self, input_shape):
         return (self.n,) + tuple(input_shape)
@@ -31,12 +37,14 @@ class RepeatVector(Layer):
         x = check_array(x, "x", ndim=2, dtype=self.dtype)              # (B, F)
         if not self.built:
             self.build(x.shape[1:])
+        self._batch = x.shape
         return np.repeat(x[:, None, :], self.n, axis=1)               # (B, n, F)
 
     def backward(self, dy):
-        dy = np.asarray(dy, dtype=self.dtype)
-        if dy.ndim != 3 or dy.shape[1] != self.n:
-            raise ValueError(f"dy must have shape (B, {self.n}, F), like RepeatVector's output; got {dy.shape}.")
+        if self._batch is None:
+            raise RuntimeError("RepeatVector.backward called before forward.")
+        B, F = self._batch
+        dy = check_gradient_shape(dy, (B, self.n, F), self.dtype, "dy")
         return dy.sum(axis=1)                                          # dx = sum_t dy_t, (B, F)
 
 
@@ -48,6 +56,9 @@ class TimeDistributed(Layer):
     matters for layers that read their input's leading axes: `TimeDistributed(LSTM(H))` encodes each of T inner
     sequences (B, T, T2, I) -> (B, T, H) (e.g. the characters of each word), `TimeDistributed(Embedding(V, E))`
     embeds (B, T, T2) token ids, `TimeDistributed(RepeatVector(n))` repeats each step's vector.
+
+    A (B, T) mask of real steps passes through unchanged (steps stay steps); padded steps are computed like
+    any other and ignored by the loss.
 
     The parameters are the inner layer's own (`params` and `grads` are its dicts, same names), so the
     optimizer, interop and model files see the weights of e.g. a plain Dense. The constructor takes the layer or
@@ -66,7 +77,7 @@ class TimeDistributed(Layer):
                              f"(return_state=True) returns a tuple. Use return_state=False.")
         self.layer = layer            # owns dtype, params, grads and rng; no Layer.__init__ (it would reset them)
         self.input_shape = None
-        self._batch_time = None
+        self._out_shape = None
 
     # the inner layer's state, seen through the wrapper
     dtype = property(lambda self: self.layer.dtype)
@@ -104,15 +115,15 @@ class TimeDistributed(Layer):
         if not self.built:
             self.build(x.shape[1:], np.random.default_rng())
         B, T = x.shape[:2]
-        self._batch_time = (B, T)
         y = self.layer.forward(x.reshape((B * T,) + x.shape[2:]), training=training)   # (B*T, ...)
-        return y.reshape((B, T) + y.shape[1:])                                          # (B, T, ...)
+        self._out_shape = (B, T) + y.shape[1:]
+        return y.reshape(self._out_shape)                                               # (B, T, ...)
 
     def backward(self, dy):
-        if self._batch_time is None:
+        if self._out_shape is None:
             raise RuntimeError("TimeDistributed.backward called before forward.")
-        B, T = self._batch_time
-        dy = np.asarray(dy)
+        B, T = self._out_shape[:2]
+        dy = check_gradient_shape(dy, self._out_shape, self.dtype, "dy")
         dx = self.layer.backward(dy.reshape((B * T,) + dy.shape[2:]))                  # (B*T, ...)
         return None if dx is None else dx.reshape((B, T) + dx.shape[1:])               # (B, T, ...)
 
