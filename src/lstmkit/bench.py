@@ -147,3 +147,97 @@ def format_rows(rows):
 
 COLUMNS = ("cell", "B x T x I x H", "pass", "lstmkit ms", "torch ms", "ratio", "GFLOP/s", "of GEMM peak",
            "peak MB")
+
+
+# ---- variable-length batches (issue 8) ------------------------------------------------------------------------------
+VARLEN = {"B": 64, "I": 32, "H": 128, "min_length": 10, "max_length": 200}
+VARLEN_CASES = ("lstmkit masked", "lstmkit padded", "torch packed", "torch padded")
+
+
+def varlen_lengths(B=VARLEN["B"], low=VARLEN["min_length"], high=VARLEN["max_length"], seed=0):
+    """B lengths uniform in [low, high] (seeded), in no particular order."""
+    return np.random.default_rng(seed).integers(low, high + 1, B)
+
+
+def _varlen_cases(cell, lengths, I, H, rng):
+    """The four training steps of one cell on a right-padded batch with these lengths (T = the longest)."""
+    from .layers import GRU, LSTM
+    B, T = len(lengths), int(max(lengths))
+    layer = {"lstm": LSTM, "gru": GRU}[cell](H, return_sequences=True)
+    layer.build((T, I), rng)
+    x = rng.standard_normal((B, T, I)).astype(np.float32)
+    dy = rng.standard_normal((B, T, H)).astype(np.float32)
+    mask = np.arange(T)[None, :] < np.asarray(lengths)[:, None]          # (B, T) right-padded
+    dy_masked = dy * mask[:, :, None]
+
+    def masked():
+        layer.forward(x, mask=mask, training=True)
+        layer.backward(dy_masked)
+
+    def padded():                                                       # the same T, every step real
+        layer.forward(x, training=True)
+        layer.backward(dy)
+    cases = {"lstmkit masked": masked, "lstmkit padded": padded}
+    torch = _torch()
+    if torch is None:
+        return cases
+    module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](I, H, batch_first=True)
+    with torch.no_grad():
+        for name, value in layer.params.items():
+            getattr(module, name).copy_(torch.from_numpy(value))
+    tx, tdy, tdy_masked = (torch.from_numpy(a) for a in (x, dy, dy_masked))
+    tlengths = torch.as_tensor(np.asarray(lengths), dtype=torch.int64)
+    pack, unpack = torch.nn.utils.rnn.pack_padded_sequence, torch.nn.utils.rnn.pad_packed_sequence
+
+    def torch_packed():
+        module.zero_grad(set_to_none=True)
+        xin = tx.detach().requires_grad_(True)                          # dx too, as lstmkit computes it
+        out, _ = module(pack(xin, tlengths, batch_first=True, enforce_sorted=False))
+        out, _ = unpack(out, batch_first=True, total_length=T)
+        out.backward(tdy_masked)
+
+    def torch_padded():
+        module.zero_grad(set_to_none=True)
+        xin = tx.detach().requires_grad_(True)
+        out, _ = module(xin)
+        out.backward(tdy)
+    cases.update({"torch packed": torch_packed, "torch padded": torch_padded})
+    return cases
+
+
+def run_varlen(cells=("lstm", "gru"), repeats=7, warmup=2, seed=0, lengths=None, I=VARLEN["I"], H=VARLEN["H"]):
+    """Median training-step time (ms) of lstmkit masked / padded and torch packed / padded per cell, interleaved,
+    float32; each row also has the two goal ratios masked / torch packed and masked / lstmkit padded."""
+    lengths = varlen_lengths(seed=seed) if lengths is None else np.asarray(lengths)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for cell in cells:
+        if cell not in GATES:
+            raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(GATES)}.")
+        cases = _varlen_cases(cell, lengths, I, H, rng)
+        for fn in cases.values():
+            for _ in range(warmup):
+                fn()
+        times = {name: [] for name in cases}
+        for _ in range(repeats):                                        # interleaved: the same machine state
+            for name, fn in cases.items():
+                times[name].append(_time(fn))
+        ms = {name: float(np.median(t)) * 1e3 for name, t in times.items()}
+        rows.append({"cell": cell, "B": len(lengths), "T": int(lengths.max()), "mean_length": float(lengths.mean()),
+                     **{name: ms.get(name) for name in VARLEN_CASES},
+                     "masked_vs_torch_packed": ms["lstmkit masked"] / ms["torch packed"] if "torch packed" in ms
+                     else None,
+                     "masked_vs_padded": ms["lstmkit masked"] / ms["lstmkit padded"]})
+    return rows
+
+
+VARLEN_COLUMNS = ("cell", "B x T (mean length)") + tuple(f"{name} ms" for name in VARLEN_CASES) + (
+    "masked / torch packed (goal <= 0.5)", "masked / padded (goal <= 1.1)")
+
+
+def format_varlen_rows(rows):
+    def fmt(v, spec):
+        return "-" if v is None else format(v, spec)
+    return [(r["cell"].upper(), f"{r['B']} x {r['T']} ({r['mean_length']:.1f})",
+             *(fmt(r[name], ".1f") for name in VARLEN_CASES),
+             fmt(r["masked_vs_torch_packed"], ".2f"), fmt(r["masked_vs_padded"], ".2f")) for r in rows]

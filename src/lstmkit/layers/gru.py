@@ -69,18 +69,19 @@ class GRU(Recurrent):
         np.multiply(dn_pre, r, out=da[:, 2 * H:])               # d a_n = dn_pre * r
         return (dh * z,)                                        # h_{t-1} also enters h_t directly, weighted by z
 
-    def sweep_forward(self, s, Xp, W_hh, b_hh, update, keep, states, rec):
-        gru_forward_sweep(Xp, W_hh, b_hh, *update, *keep, *states, *rec)
+    def sweep_forward(self, s, live, Xp, W_hh, b_hh, update, keep, states, rec):
+        gru_forward_sweep(live, Xp, W_hh, b_hh, *update, *keep, *states, *rec)
 
-    def sweep_backward(self, s, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
-        return gru_backward_sweep(dy, *dstate_T, *update, *keep, W_hh, sweep.states[0], sweep.record.gates,
+    def sweep_backward(self, s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
+        return gru_backward_sweep(live, dy, *dstate_T, *update, *keep, W_hh, sweep.states[0], sweep.record.gates,
                                   sweep.record.a_n, dXp, dA)
 
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
 @njit(cache=True)
-def gru_forward_sweep(Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, states_h, gates, a_n, h):
-    """Xp (T, B, 3H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's update gate, keep_h (B, H) the
+def gru_forward_sweep(live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, states_h, gates, a_n, h):
+    """live (T,): rows b < live[t] step at t, the others (the batch sorted by length) carry their state;
+    Xp (T, B, 3H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's update gate, keep_h (B, H) the
     recurrent-dropout mask (both empty when absent); states_h (T+1, B, H) with [0] the initial state; fills the
     record (gates r, z, n and a_n = W_hn h_{t-1} + b_hn) and the carried states."""
     T, B, GH = Xp.shape
@@ -89,14 +90,17 @@ def gru_forward_sweep(Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, states_
     h_in = np.empty((B, H), Xp.dtype)
     W_hhT = W_hh.T
     for t in range(T):
-        if has_keep:
-            for b in range(B):
+        n_t = live[t]
+        if n_t > 0 and has_keep:
+            for b in range(n_t):
                 for j in range(H):
                     h_in[b, j] = states_h[t, b, j] * keep_h[b, j]   # recurrent dropout (W_hh's input only)
-            np.dot(h_in, W_hhT, a)
-        else:
-            np.dot(states_h[t], W_hhT, a)                      # W_hh h_{t-1}, (B, 3H)
-        for b in range(B):
+            np.dot(h_in[:n_t], W_hhT, a[:n_t])
+        elif n_t > 0:
+            np.dot(states_h[t, :n_t], W_hhT, a[:n_t])          # W_hh h_{t-1}, (n_t, 3H)
+        for b in range(n_t, B):                                # not running: h_t = h_{t-1}
+            states_h[t + 1, b] = states_h[t, b]
+        for b in range(n_t):
             for j in range(H):
                 r = sigmoid_scalar(Xp[t, b, j] + a[b, j] + b_hh[j])
                 z = sigmoid_scalar(Xp[t, b, H + j] + a[b, H + j] + b_hh[H + j])
@@ -110,15 +114,21 @@ def gru_forward_sweep(Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, states_
 
 
 @njit(cache=True)
-def gru_backward_sweep(dy, dh_T, u_h, has_update, keep_h, has_keep, W_hh, states_h, gates, a_n, dXp, dA):
+def gru_backward_sweep(live, dy, dh_T, u_h, has_update, keep_h, has_keep, W_hh, states_h, gates, a_n, dXp, dA):
     """Mirror of gru_forward_sweep: dy (T, B, H) on the outputs (already times the mask); writes
-    dXp = dL/d(W_ih x + b_ih) and dA = dL/d(W_hh h + b_hh), (T, B, 3H), and returns dh_0."""
+    dXp = dL/d(W_ih x + b_ih) and dA = dL/d(W_hh h + b_hh), (T, B, 3H) (zero on rows b >= live[t], through
+    which dh passes unchanged), and returns dh_0."""
     T, B, GH = dXp.shape
     H = GH // 3
     dh = dh_T.copy()
     dh_rec = np.empty((B, H), dXp.dtype)
     for t in range(T - 1, -1, -1):
-        for b in range(B):
+        n_t = live[t]
+        for b in range(n_t, B):                                # not running at t: no gradient of step t
+            dXp[t, b], dA[t, b] = 0.0, 0.0
+        if n_t == 0:
+            continue
+        for b in range(n_t):
             for j in range(H):
                 total = dh[b, j] + dy[t, b, j]                 # dL/dh_t
                 dh_t = u_h[t, b, j] * total if has_update else total   # dL/d(candidate h_t)
@@ -129,8 +139,8 @@ def gru_backward_sweep(dy, dh_T, u_h, has_update, keep_h, has_keep, W_hh, states
                 dXp[t, b, j], dXp[t, b, H + j], dXp[t, b, 2 * H + j] = dr_pre, dz_pre, dn_pre
                 dA[t, b, j], dA[t, b, H + j], dA[t, b, 2 * H + j] = dr_pre, dz_pre, dn_pre * r
                 dh[b, j] = dh_t * z + (total - dh_t)           # the direct path z * dh, plus weight 1 - u
-        np.dot(dA[t], W_hh, dh_rec)                           # + dA_t W_hh (times the dropout mask)
-        for b in range(B):
+        np.dot(dA[t, :n_t], W_hh, dh_rec[:n_t])               # + dA_t W_hh (times the dropout mask)
+        for b in range(n_t):
             for j in range(H):
                 dh[b, j] += dh_rec[b, j] * keep_h[b, j] if has_keep else dh_rec[b, j]
     return (dh,)

@@ -16,13 +16,15 @@ STANDARD, NO_FORGET, COUPLED = 0, 1, 2          # how f_t is made: its own gate,
 
 
 @njit(cache=True)
-def lstm_forward_sweep(Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep, ln, gamma_hh,
+def lstm_forward_sweep(live, Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep, ln, gamma_hh,
                        gamma_c, beta_c, states_h, states_c, gates, c, tanh_c, h, h_proj, a_hat, a_rstd, c_hat,
                        c_rstd):
-    """Xp (T, B, G*H) the input term for all t; P (3, H) the peepholes p_i, p_f, p_o (zeros if none); W_hr (P, H)
-    the projection ((0, H) if none); u_h/u_c (T, B, .) the update gates; keep_h (B, Hs) the recurrent-dropout
-    mask; with `ln` the gains gamma_hh (G*H,), gamma_c (H,) and shift beta_c (H,) of LN_hh and LN_c.
-    states_h/states_c (T+1, B, .) with [0] the initial state. Fills the record arrays and the carried states."""
+    """live (T,) the number of running sequences at step t: rows b < live[t] step, the others (finished or not
+    started, the batch sorted by length) carry their state and record zeros; Xp (T, B, G*H) the input term for
+    all t; P (3, H) the peepholes p_i, p_f, p_o (zeros if none); W_hr (P, H) the projection ((0, H) if none);
+    u_h/u_c (T, B, .) the update gates; keep_h (B, Hs) the recurrent-dropout mask; with `ln` the gains gamma_hh
+    (G*H,), gamma_c (H,) and shift beta_c (H,) of LN_hh and LN_c. states_h/states_c (T+1, B, .) with [0] the
+    initial state. Fills the record arrays and the carried states."""
     T, B, GH = Xp.shape
     H, Hs = P.shape[1], states_h.shape[2]
     proj = W_hr.shape[0] > 0
@@ -31,14 +33,15 @@ def lstm_forward_sweep(Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update, keep
     h_in = np.empty((B, Hs), Xp.dtype)
     W_hhT, W_hrT = W_hh.T, W_hr.T
     for t in range(T):
-        if has_keep:
-            for b in range(B):
+        n_t = live[t]
+        if n_t > 0 and has_keep:
+            for b in range(n_t):
                 for j in range(Hs):
                     h_in[b, j] = states_h[t, b, j] * keep_h[b, j]   # recurrent dropout on h_{t-1}
-            np.dot(h_in, W_hhT, a)
-        else:
-            np.dot(states_h[t], W_hhT, a)                      # Zh = W_hh h_{t-1}, (B, G*H)
-        for b in range(B):
+            np.dot(h_in[:n_t], W_hhT, a[:n_t])
+        elif n_t > 0:
+            np.dot(states_h[t, :n_t], W_hhT, a[:n_t])          # Zh = W_hh h_{t-1}, (n_t, G*H)
+        for b in range(n_t):
             if ln:                                             # LN_hh(Zh) = gamma_hh * Zh_hat
                 a_rstd[t, b, 0] = normalise_row(a[b], a_hat[t, b])
                 for j in range(GH):
@@ -67,20 +70,28 @@ def lstm_forward_sweep(Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update, keep
                 if not proj:
                     h_prev = states_h[t, b, j]
                     states_h[t + 1, b, j] = h_prev + u_h[t, b, j] * (h_t - h_prev) if has_update else h_t
-        if proj:
-            np.dot(h[t], W_hrT, h_proj[t])                     # h_t = W_hr (o * tanh(q_t)), (B, P)
-            for b in range(B):
+        if proj and n_t > 0:
+            np.dot(h[t, :n_t], W_hrT, h_proj[t, :n_t])         # h_t = W_hr (o * tanh(q_t)), (n_t, P)
+            for b in range(n_t):
                 for j in range(Hs):
                     h_t, h_prev = h_proj[t, b, j], states_h[t, b, j]
                     states_h[t + 1, b, j] = h_prev + u_h[t, b, j] * (h_t - h_prev) if has_update else h_t
+        for b in range(n_t, B):                                # not running: s_t = s_{t-1}, a zero record
+            states_h[t + 1, b] = states_h[t, b]
+            states_c[t + 1, b] = states_c[t, b]
+            gates[t, b] = 0.0
+            c[t, b], tanh_c[t, b], h[t, b], h_proj[t, b] = 0.0, 0.0, 0.0, 0.0
+            if ln:
+                a_hat[t, b], a_rstd[t, b], c_hat[t, b], c_rstd[t, b] = 0.0, 0.0, 0.0, 0.0
 
 
 @njit(cache=True)
-def lstm_backward_sweep(dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep, W_hh, ln, gamma_hh,
+def lstm_backward_sweep(live, dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep, W_hh, ln, gamma_hh,
                         gamma_c, states_c, gates, tanh_c, a_hat, a_rstd, c_hat, c_rstd, dq, dh_proj, dXp, dZh):
     """Mirror of lstm_forward_sweep: dy (T, B, Hs) on the outputs (already times the mask), dh_T/dc_T on the final
     states; writes dXp (T, B, G*H) = dH_t, dZh = dL/d(W_hh h_{t-1}) (the same array as dXp without `ln`), dh_proj
-    with a projection and dq = dL/dq_t with `ln`; returns the gradients (dh_0, dc_0)."""
+    with a projection and dq = dL/dq_t with `ln`; rows b >= live[t] get zero gradients and pass dh, dc through
+    unchanged; returns the gradients (dh_0, dc_0)."""
     T, B, GH = dXp.shape
     H, Hs = P.shape[1], dh_T.shape[1]
     proj = W_hr.shape[0] > 0
@@ -91,7 +102,14 @@ def lstm_backward_sweep(dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_update, kee
     dr = np.empty((B, H), dXp.dtype)                           # dL/d(o * tanh(q_t)) of the candidate
     scaled = np.empty(GH, dXp.dtype)                           # a gradient times an LN gain, row by row
     for t in range(T - 1, -1, -1):
-        for b in range(B):
+        n_t = live[t]
+        for b in range(n_t, B):                                # not running at t: no gradient of step t
+            dXp[t, b], dZh[t, b], dh_proj[t, b] = 0.0, 0.0, 0.0
+            if ln:
+                dq[t, b] = 0.0
+        if n_t == 0:
+            continue
+        for b in range(n_t):
             for j in range(Hs):
                 total = dh[b, j] + dy[t, b, j]                 # dL/dh_t
                 dcand = u_h[t, b, j] * total if has_update else total
@@ -101,8 +119,8 @@ def lstm_backward_sweep(dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_update, kee
                 else:
                     dr[b, j] = dcand
         if proj:
-            np.dot(dh_proj[t], W_hr, dr)                       # back through h_t = W_hr (o * tanh(q_t))
-        for b in range(B):
+            np.dot(dh_proj[t, :n_t], W_hr, dr[:n_t])           # back through h_t = W_hr (o * tanh(q_t))
+        for b in range(n_t):
             for j in range(H):                                 # dL/dq_t = dh * o * (1 - tanh(q_t)^2)
                 tc = tanh_c[t, b, j]
                 dq_t = dr[b, j] * gates[t, b, oo + j] * (1.0 - tc * tc)
@@ -141,8 +159,8 @@ def lstm_backward_sweep(dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_update, kee
                 for j in range(GH):
                     scaled[j] = dXp[t, b, j] * gamma_hh[j]
                 normalise_row_backward(scaled, a_hat[t, b], a_rstd[t, b, 0], dZh[t, b])
-        np.dot(dZh[t], W_hh, dh_rec)                           # dh_{t-1} += dZh_t W_hh (times the dropout mask)
-        for b in range(B):
+        np.dot(dZh[t, :n_t], W_hh, dh_rec[:n_t])               # dh_{t-1} += dZh_t W_hh (times the dropout mask)
+        for b in range(n_t):
             for j in range(Hs):
                 dh[b, j] += dh_rec[b, j] * keep_h[b, j] if has_keep else dh_rec[b, j]
     return dh, dc

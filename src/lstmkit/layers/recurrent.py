@@ -26,6 +26,17 @@ The update gate. Each state vector s (h; h and c for the LSTM) is carried as
   state. `zoneout=(p_h, p_c)` gives the LSTM's h and c their own rates.
 Without mask and zoneout there is no u and `s_t = cand_t`.
 
+Right-padded masks, the fast path (compiled sweeps). When every row of the mask is True...True False...False
+(lengths l_b), forward sorts the batch by length, longest first (stable), once, and works in that order inside,
+permuting back at the boundary (outputs, final states, dx, initial-state gradients). Step t then runs only
+`live[t] = #{b : l_b > t}` sequences, the first rows: the recurrent GEMM and the point-wise pass cover rows
+b < live[t] (the others carry their state and output zeros), and the GEMMs over all steps (Zx, dW_ih, dW_hh, dx)
+take only the sum(l_b) live rows, as PyTorch's packed sequences do. The backward direction reverses each row
+within its own length, `x'_t = x_{l_b - 1 - t}` (t < l_b), so that it is right-padded too and runs on the same
+`live`. Random draws (zoneout, dropout masks) are made with the general path's shapes and order and then moved
+to the sorted (and reversed) positions, so both paths give the same numbers. Other masks take the general path
+(u_t = m_t on every row).
+
 Variational dropout (Gal & Ghahramani 2016), in training only, inverted (masks scaled by 1 / (1 - p)), one mask
 per sequence, layer and direction, the same at every step: `recurrent_dropout` multiplies h_{t-1} by a (B, H)
 mask before W_hh (only in W_hh h_{t-1}: the LSTM's c_{t-1} and the GRU's z * h_{t-1} see the unmasked state), so
@@ -42,6 +53,15 @@ from ..validation import check_array, check_feature_size, check_gradient_shape, 
 from .base import Layer
 
 
+class Packing(NamedTuple):
+    """A right-padded batch, sorted by length (module docstring); each field in the sorted order."""
+    order: np.ndarray      # (B,) sorted row j is the caller's row order[j]
+    lengths: np.ndarray    # (B,) l_j, non-increasing
+    live: np.ndarray       # (T,) int64: rows 0 .. live[t] - 1 run at step t
+    rows: np.ndarray       # (sum l,) flat indices t * B + j of the live steps, time-major
+    rev: np.ndarray        # (T, B) time index of step t of row j reversed within its length (an involution)
+
+
 class Sweep(NamedTuple):
     """What the forward pass of one layer in one direction keeps for backward (time-major, processing order)."""
     x: np.ndarray          # (T, B, I_k) the layer's input (times the input-dropout mask, if any)
@@ -51,6 +71,7 @@ class Sweep(NamedTuple):
     update: tuple          # per state vector, (T, B, size) the update gate u_t, or None (then s_t = cand_t)
     keep_h: np.ndarray     # (B, H) recurrent-dropout mask on h_{t-1}, or None
     keep_x: np.ndarray     # (B, I_k) input-dropout mask on x_t, or None
+    packing: Packing       # the fast path's sorted layout, or None
 
 
 class ForwardCache(NamedTuple):
@@ -58,6 +79,7 @@ class ForwardCache(NamedTuple):
     dropout_keep: list     # L - 1 inverted-dropout masks (T, B, D*H), or [] outside training
     batch_time: tuple      # (B, T)
     initial_state_given: bool
+    packing: Packing       # the fast path's sorted layout of a right-padded mask, or None
 
 
 class Recurrent(Layer):
@@ -69,9 +91,11 @@ class Recurrent(Layer):
 
     step_forward(s, record, t, xp, a, prev) -> the candidate states; step_backward(s, record, t, dcand, prev,
     dxp, da) writes dL/dxp and dL/da of step t and returns each state's direct gradient of s_{t-1} (None: none),
-    to which the driver adds dZh_t W_hh and the update gate's share. sweep_forward(s, Xp, W_hh, b_hh, update,
-    keep, states, record) fills states[k][1:] and the record; sweep_backward(s, dy, dstate_T, update, keep, W_hh,
-    sweep, dXp, dA, dZh) fills dXp, dA, dZh (time-major) and returns the initial states' gradients. `update` is
+    to which the driver adds dZh_t W_hh and the update gate's share. sweep_forward(s, live, Xp, W_hh, b_hh, update,
+    keep, states, record) fills states[k][1:] and the record; sweep_backward(s, live, dy, dstate_T, update, keep,
+    W_hh, sweep, dXp, dA, dZh) fills dXp, dA, dZh (time-major) and returns the initial states' gradients; `live`
+    (T,) int64 says how many rows (the first ones) run at step t: the others carry their state, get a zero record
+    and zero gradients (all B without a right-padded mask). `update` is
     (u per state..., has_update) and `keep` (keep_h, has_keep), empty arrays when absent; dy arrives times the
     mask; dA is dXp unless SEPARATE_RECURRENT_GRAD, dZh is dA unless NORMALISED."""
 
@@ -161,6 +185,10 @@ class Recurrent(Layer):
                              f"same batch size from one call to the next).")
         state0 = self.states if carried else self._check_initial_state(initial_state, B)   # each (L*D, B, H)
         m = self._check_mask(mask, B, T)                           # (T, B, 1) or None
+        pack = self._packing(np.asarray(mask)) if m is not None and self.implementation == "compiled" else None
+        if pack is not None:                                       # inside: sorted by length (module docstring)
+            x, m = x[pack.order], m[:, pack.order]
+            state0 = tuple(s0[:, pack.order] for s0 in state0)
         finals = tuple(np.empty((L * D, B, size), self.dtype) for size in self.state_sizes)
         sweeps, keep_masks = [], []
         inp = x.transpose(1, 0, 2)                                 # (T, B, I)
@@ -168,19 +196,24 @@ class Recurrent(Layer):
             outs = []
             for d in range(D):
                 s = k * D + d
-                sweep, y = self._sweep_forward(k, d, inp[::-1] if d else inp,
-                                               tuple(s0[s] for s0 in state0),
-                                               None if m is None else (m[::-1] if d else m), training)
+                m_d = None if m is None else (m[::-1] if d and pack is None else m)
+                sweep, y = self._sweep_forward(k, d, self._reverse(inp, pack) if d else inp,
+                                               tuple(s0[s] for s0 in state0), m_d, training, pack)
                 sweeps.append(sweep)
                 for final, states in zip(finals, sweep.states):
                     final[s] = states[-1]
-                outs.append(y[::-1] if d else y)
+                outs.append(self._reverse(y, pack) if d else y)
             inp = np.concatenate(outs, axis=-1) if D > 1 else outs[0]   # (T, B, D*H)
             keep = self._dropout_mask(inp.shape, self.dropout, training) if k < L - 1 else None
             if keep is not None:                                   # between layers: per element and step
+                keep = keep if pack is None else keep[:, pack.order]
                 keep_masks.append(keep)
                 inp = inp * keep
-        self._cache = ForwardCache(sweeps, keep_masks, (B, T), initial_state is not None)
+        self._cache = ForwardCache(sweeps, keep_masks, (B, T), initial_state is not None, pack)
+        if pack is not None:                                       # back to the caller's order
+            inverse = np.argsort(pack.order)
+            finals = tuple(final[:, inverse] for final in finals)
+            inp = inp[:, inverse]
         if self.carry_states:                                      # the next call starts here; no gradient flows back
             self.states = tuple(final.copy() for final in finals)
         if self.return_sequences:
@@ -191,6 +224,28 @@ class Recurrent(Layer):
             return out
         return out, (finals[0] if len(finals) == 1 else finals)
 
+    @staticmethod
+    def _packing(mask):
+        """The Packing of a right-padded bool mask (B, T) (module docstring), or None for any other mask."""
+        B, T = mask.shape
+        lengths = mask.sum(axis=1)
+        if not np.array_equal(mask, np.arange(T)[None, :] < lengths[:, None]):
+            return None
+        order = np.argsort(-lengths, kind="stable")
+        lengths = lengths[order]
+        live = (lengths[None, :] > np.arange(T)[:, None]).sum(axis=1).astype(np.int64)   # (T,)
+        rows = np.concatenate([t * B + np.arange(n) for t, n in enumerate(live)]).astype(np.intp)
+        t = np.arange(T)[:, None]
+        rev = np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)   # (T, B)
+        return Packing(order, lengths, live, rows, rev)
+
+    @staticmethod
+    def _reverse(a, pack):
+        """a (T, B, F) in reversed time: the whole axis, or with a Packing each row within its own length."""
+        if pack is None:
+            return a[::-1]
+        return a[pack.rev, np.arange(a.shape[1])[None, :]]
+
     def _dropout_mask(self, shape, rate, training):
         """Inverted dropout mask, Bernoulli(1 - rate) / (1 - rate) from the layer's generator; None (no dropout)
         outside training or at rate 0."""
@@ -198,15 +253,24 @@ class Recurrent(Layer):
             return None
         return (self.rng.random(shape) >= rate).astype(self.dtype) / (1.0 - rate)
 
-    def _update_gates(self, T, B, m, training):
-        """Per state vector the update gate u (T, B, size) = mask x zoneout (module docstring), or None."""
+    def _update_gates(self, T, B, m, training, pack=None, reverse=False):
+        """Per state vector the update gate u (T, B, size) = mask x zoneout (module docstring), or None. With a
+        Packing the mask is left to the sweeps (u is the zoneout gate alone), and the random draw, made in the
+        general path's layout, moves to the sorted rows (and, reversed, to each row's own reversed steps)."""
         rates = self.zoneout_rates
+        if pack is not None:
+            m = None
         if m is None and not any(rates):
             return None
         update = []
         for size, p in zip(self.state_sizes, rates):
             if p > 0.0 and training:
                 u = (self.rng.random((T, B, size)) >= p).astype(self.dtype)   # 1: update, 0: keep (zone out)
+                if pack is not None:                               # the general path's step of sorted row j
+                    t = np.arange(T)[:, None]
+                    src = np.where(t < pack.lengths, T - pack.lengths + t, t) if reverse else np.broadcast_to(
+                        t, (T, B))
+                    u = u[src, pack.order[None, :]]
             else:
                 u = np.full((T, B, size), 1.0 - p, self.dtype)             # inference: the expectation 1 - p
             if m is not None:
@@ -214,25 +278,35 @@ class Recurrent(Layer):
             update.append(u)
         return tuple(update)
 
-    def _sweep_forward(self, k, d, x, state0, m, training):
-        """Run one layer in one direction over x (T, B, I_k) in processing order; return its Sweep and outputs."""
+    def _sweep_forward(self, k, d, x, state0, m, training, pack=None):
+        """Run one layer in one direction over x (T, B, I_k) in processing order; return its Sweep and outputs.
+        With a Packing (the fast path) x, state0 and m are in the sorted order and right-padded."""
         s = self.suffix(k, d)
         W_ih, W_hh = self.params["weight_ih" + s], self.params["weight_hh" + s]
         T, B, I_k = x.shape
         Hs, GH = self.state_sizes[0], self.G * self.hidden_size
         keep_x = self._dropout_mask((B, I_k), self.input_dropout, training)        # one mask per sequence
         keep_h = self._dropout_mask((B, Hs), self.recurrent_dropout, training)
-        update = self._update_gates(T, B, m, training)
+        if pack is not None:
+            keep_x = None if keep_x is None else keep_x[pack.order]
+            keep_h = None if keep_h is None else keep_h[pack.order]
+        update = self._update_gates(T, B, m, training, pack, d == 1)
         if keep_x is not None:
             x = x * keep_x                                         # the same mask at every step
         record = self.new_record(T, B)
-        Zx = (x.reshape(T * B, I_k) @ W_ih.T).reshape(T, B, GH)   # (T, B, G*H) W_ih x_t, one GEMM for all steps
+        if pack is None:
+            Zx = (x.reshape(T * B, I_k) @ W_ih.T).reshape(T, B, GH)   # (T, B, G*H) W_ih x_t, one GEMM for all steps
+            live = np.full(T, B, np.int64)                         # every row runs at every step
+        else:                                                      # the live steps only, zeros elsewhere
+            Zx = np.zeros((T, B, GH), self.dtype)
+            Zx.reshape(T * B, GH)[pack.rows] = x.reshape(T * B, I_k)[pack.rows] @ W_ih.T
+            live = pack.live
         Xp = self.input_term(s, Zx, record)                        # xp_t = W_ih x_t + b_ih
         states = tuple(np.empty((T + 1, B, size), self.dtype) for size in self.state_sizes)
         for states_k, s0 in zip(states, state0):
             states_k[0] = s0
         if self.implementation == "compiled":
-            self.sweep_forward(s, Xp, W_hh, self.params["bias_hh" + s], self._kernel_update(update),
+            self.sweep_forward(s, live, Xp, W_hh, self.params["bias_hh" + s], self._kernel_update(update),
                                self._kernel_keep(keep_h), states, record)
         else:
             a = np.empty((B, GH), self.dtype)                      # the recurrent term, reused every step
@@ -244,7 +318,7 @@ class Recurrent(Layer):
                 for j, (states_k, c) in enumerate(zip(states, cand)):
                     states_k[t + 1] = c if update is None else prev[j] + update[j][t] * (c - prev[j])
         y = states[0][1:] if m is None else states[0][1:] * m      # (T, B, H) y_t = m_t * h_t
-        return Sweep(x, states, record, m, update, keep_h, keep_x), y
+        return Sweep(x, states, record, m, update, keep_h, keep_x, pack), y
 
     # ---- backward ---------------------------------------------------------------------------------------------
     def backward(self, dout):
@@ -259,6 +333,10 @@ class Recurrent(Layer):
         dy, dfinal = self._split_dout(dout, B)
         out_shape = (B, T, D * H) if self.return_sequences else (B, D * H)
         dy = np.zeros(out_shape, self.dtype) if dy is None else check_gradient_shape(dy, out_shape, self.dtype)
+        pack = cache.packing
+        if pack is not None:                                       # into the sorted order of forward
+            dy = dy[pack.order]
+            dfinal = tuple(df[:, pack.order] for df in dfinal)
         if self.return_sequences:
             dinp = np.ascontiguousarray(dy.transpose(1, 0, 2))        # (T, B, D*H)
         else:
@@ -273,13 +351,17 @@ class Recurrent(Layer):
             for d in range(D):
                 s = k * D + d
                 dy_d = dinp[..., d * H:(d + 1) * H]
-                dx_d, d0 = self._sweep_backward(k, d, cache.sweeps[s], dy_d[::-1] if d else dy_d,
+                dx_d, d0 = self._sweep_backward(k, d, cache.sweeps[s], self._reverse(dy_d, pack) if d else dy_d,
                                                 tuple(df[s] for df in dfinal))
-                dx_d = dx_d[::-1] if d else dx_d
+                dx_d = self._reverse(dx_d, pack) if d else dx_d
                 dx = dx_d if dx is None else dx + dx_d
                 for ds0, g in zip(dstate0, d0):
                     ds0[s] = g
             dinp = dx
+        if pack is not None:                                       # back to the caller's order
+            inverse = np.argsort(pack.order)
+            dstate0 = tuple(ds0[:, inverse] for ds0 in dstate0)
+            dinp = dinp[:, inverse]
         if cache.initial_state_given:
             self.dinitial_state = dstate0[0] if len(dstate0) == 1 else dstate0
         else:
@@ -297,8 +379,10 @@ class Recurrent(Layer):
         dXp = np.empty((T, B, GH), self.dtype)                     # dL / d xp_t, xp_t = (W_ih x_t) + b_ih
         dA = np.empty((T, B, GH), self.dtype) if self.SEPARATE_RECURRENT_GRAD else dXp   # dL / d a_t
         dZh = np.empty((T, B, GH), self.dtype) if self.NORMALISED else dA    # dL / d(W_hh h_{t-1})
+        pack = sweep.packing
         if self.implementation == "compiled":
-            dstate = self.sweep_backward(s, dy, dstate_T, self._kernel_update(sweep.update),
+            live = np.full(T, B, np.int64) if pack is None else pack.live
+            dstate = self.sweep_backward(s, live, dy, dstate_T, self._kernel_update(sweep.update),
                                          self._kernel_keep(sweep.keep_h), W_hh, sweep, dXp, dA, dZh)
         else:
             dstate = self._reference_backward(s, sweep, dy, dstate_T, W_hh, dXp, dA, dZh)
@@ -306,14 +390,23 @@ class Recurrent(Layer):
         h_prev = sweep.states[0][:-1]                              # (T, B, H) h_0 .. h_{T-1}
         if sweep.keep_h is not None:
             h_prev = h_prev * sweep.keep_h                         # W_hh saw the masked h_{t-1}
-        x2, h2 = sweep.x.reshape(T * B, I_k), h_prev.reshape(T * B, Hs)
-        dZx2, dZh2 = dZx.reshape(T * B, GH), dZh.reshape(T * B, GH)
+        # the GEMMs over all steps, (T * B, .) rows, or with a Packing the live rows only (the rest are zeros)
+        rows = slice(None) if pack is None else pack.rows
+        x2, h2 = sweep.x.reshape(T * B, I_k)[rows], h_prev.reshape(T * B, Hs)[rows]
+        dZx2 = dZx.reshape(T * B, GH)[rows]
+        dXp2 = dZx2 if dXp is dZx else dXp.reshape(T * B, GH)[rows]
+        dA2 = dXp2 if dA is dXp else dA.reshape(T * B, GH)[rows]
+        dZh2 = dA2 if dZh is dA else dZh.reshape(T * B, GH)[rows]
         np.matmul(dZx2.T, x2, out=self.grads["weight_ih" + s])     # dW_ih = sum_t dZx_t^T x_t
         np.matmul(dZh2.T, h2, out=self.grads["weight_hh" + s])     # dW_hh = sum_t dZh_t^T h_{t-1}
-        np.sum(dXp.reshape(T * B, GH), axis=0, out=self.grads["bias_ih" + s])
-        np.sum(dA.reshape(T * B, GH), axis=0, out=self.grads["bias_hh" + s])
+        np.sum(dXp2, axis=0, out=self.grads["bias_ih" + s])
+        np.sum(dA2, axis=0, out=self.grads["bias_hh" + s])
         self.cell_grads(s, sweep, dXp)
-        dx = (dZx2 @ W_ih).reshape(T, B, I_k)                      # dx_t = dZx_t W_ih
+        if pack is None:
+            dx = (dZx2 @ W_ih).reshape(T, B, I_k)                  # dx_t = dZx_t W_ih
+        else:
+            dx = np.zeros((T, B, I_k), self.dtype)
+            dx.reshape(T * B, I_k)[pack.rows] = dZx2 @ W_ih
         if sweep.keep_x is not None:
             dx *= sweep.keep_x
         return dx, dstate
