@@ -1,7 +1,6 @@
 """`lstmkit train` and `lstmkit predict`: the forecasting job. Options of `train` come from ForecastConfig, so
 `--help` and the library never drift."""
 
-import argparse
 import os
 import sys
 import time
@@ -10,26 +9,12 @@ from dataclasses import fields
 import numpy as np
 
 from ..forecast import ForecastConfig
-from .common import print_table
-
-
-def _add_config_options(parser):
-    """One option per ForecastConfig field. An option not given is absent from the parsed namespace
-    (argparse.SUPPRESS), so the defaults stay in the dataclass and `--resume` can tell what was given."""
-    for f in fields(ForecastConfig):
-        flag = "--" + f.name.replace("_", "-")
-        kwargs = {"help": f.metadata["help"] + (f" (default: {f.default})" if f.default is not None else ""),
-                  "default": argparse.SUPPRESS}
-        if f.type is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
-            continue
-        if "choices" in f.metadata:
-            kwargs["choices"] = f.metadata["choices"]
-        kwargs["type"] = f.type
-        parser.add_argument(flag, metavar=f.name.upper() if "choices" not in f.metadata else None, **kwargs)
+from .common import add_config_options, print_table
 
 
 def cmd_train(args):
+    if args.task == "classify":
+        return _train_classifier(args)
     from ..forecast import resume_config, train_forecaster, write_run
 
     given = {f.name: getattr(args, f.name) for f in fields(ForecastConfig) if hasattr(args, f.name)}
@@ -94,12 +79,29 @@ def cmd_predict(args):
         print_table(f"forecast after the last value of {series.source}", ("step", series.name), rows)
 
 
+def _train_classifier(args):
+    """`lstmkit train --task classify`: the job of `lstmkit classify`, with the options the two share."""
+    from ..classify import ClassifyConfig
+    from .classify import cmd_classify
+    own = {f.name for f in fields(ClassifyConfig)}
+    stray = [f.name for f in fields(ForecastConfig) if hasattr(args, f.name) and f.name not in own]
+    if stray or args.resume:
+        flags = ", ".join("--" + n.replace("_", "-") for n in stray + (["resume"] if args.resume else []))
+        raise ValueError(f"--task classify does not take {flags} (options of forecasting).")
+    return cmd_classify(args)
+
+
 def register(sub):
     train = sub.add_parser("train", help="train a forecaster (default: LSTM on the shipped airline series)",
                            description="Train a recurrent forecaster and write a run folder with the model, "
                                        "metrics.json (test RMSE/MAE against the seasonal-naive and persistence "
                                        "forecasts), forecast.png and history.png.")
-    _add_config_options(train)
+    from ..classify import ClassifyConfig
+    train.add_argument("--task", choices=("forecast", "classify"), default="forecast",
+                       help="forecast a series (default), or classify the sequences of a .ts data set as "
+                            "`lstmkit classify` does (default data: the shipped JapaneseVowels)")
+    add_config_options(train, ForecastConfig)
+    add_config_options(train, ClassifyConfig, skip={f.name for f in fields(ForecastConfig)})
     train.add_argument("--out", help="run folder (default: runs/<timestamp>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint, "
                        "with the settings saved there; only --epochs and --checkpoint-every may change")

@@ -1,0 +1,149 @@
+"""Sequence classification: the .ts reader (shipped files and every malformed file), the masked training loop
+(variable lengths give the same logits as each series alone), and a tiny run of `lstmkit classify`."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+import lstmkit as lk
+import lstmkit.cli as cli
+from lstmkit.classify import (ClassifyConfig, build_model, forward, nearest_neighbour, predict_logits,
+                              stratified_split)
+from lstmkit.data.ts import load_ts_dataset, parse_ts, read_ts
+
+PNG = b"\x89PNG\r\n\x1a\n"
+HEADER = ("#comment\n@problemName Toy\n@univariate false\n@dimensions 2\n@equalLength false\n"
+          "@classLabel true a b\n@data\n")
+
+
+@pytest.fixture
+def main():
+    return cli.main
+
+
+def test_shipped_data_sets():
+    train, test = load_ts_dataset("japanese-vowels")
+    assert train.x.shape == (270, 26, 12) and test.x.shape == (370, 29, 12)
+    assert train.lengths.min() == 7 and test.lengths.max() == 29
+    assert train.classes == tuple("123456789") and np.all(np.bincount(train.y) == 30)
+    assert np.all(train.x[~train.mask] == 0) and train.mask.sum() == train.lengths.sum()
+    train, test = load_ts_dataset("italy-power-demand")
+    assert train.x.shape == (67, 24, 1) and test.x.shape == (1029, 24, 1) and train.classes == ("1", "2")
+
+
+def test_reader_variable_lengths_and_gzip(tmp_path):
+    text = HEADER + "1,2,3:4,5,6:b\n\n7,8:9,10:a\n"
+    path = tmp_path / "toy.ts.gz"
+    path.write_bytes(gzip.compress(text.encode()))
+    data = read_ts(path)
+    assert data.name == "Toy" and data.classes == ("a", "b") and list(data.y) == [1, 0]
+    assert list(data.lengths) == [3, 2]
+    assert np.array_equal(data.x[0], [[1, 4], [2, 5], [3, 6]]) and np.array_equal(data.x[1], [[7, 9], [8, 10], [0, 0]])
+    again = parse_ts(text.encode(), "toy", classes=("b", "a"))          # a test split indexed by training classes
+    assert list(again.y) == [0, 1]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("@problemName x\n1,2:a\n", "neither a comment"),
+    ("@problemName x\n@classLabel true a b\n", "no @data"),
+    ("@classLabel true a b\n@data\n", "no cases"),
+    ("@problemName x\n@data\n1,2:a\n", "declares no class labels"),
+    ("@classLabel true a\n@data\n1,2:a\n", "at least 2"),
+    ("@classLabel true a b\n@data\n1,2\n", "no ':'"),
+    ("@classLabel true a b\n@data\n1,2:\n", "without a class label"),
+    ("@classLabel true a b\n@data\n1,x:a\n", "'x' is not a number"),
+    ("@classLabel true a b\n@data\n1,?:a\n", "missing values are not supported"),
+    ("@classLabel true a b\n@data\n1,nan:a\n", "NaN or inf"),
+    ("@classLabel true a b\n@data\n1,2:c\n", "class label 'c'"),
+    ("@dimensions 2\n@classLabel true a b\n@data\n1,2:a\n", "@dimensions says 2"),
+    ("@classLabel true a b\n@data\n1,2:3,4:a\n1,2:b\n", "the first case has 2"),
+    ("@classLabel true a b\n@data\n1,2:3:a\n", "different lengths"),
+    ("@equalLength true\n@seriesLength 3\n@classLabel true a b\n@data\n1,2:a\n", "@seriesLength 3"),
+    ("@timeStamps true\n@classLabel true a b\n@data\n(1,2):a\n", "timestamped"),
+])
+def test_reader_rejects_malformed_files(text, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("?", r"\?")):
+        parse_ts(text.encode(), "bad.ts")
+
+
+def test_reader_rejects_missing_binary_and_damaged_files(tmp_path):
+    with pytest.raises(ValueError, match="no such file"):
+        read_ts(tmp_path / "absent.ts")
+    with pytest.raises(ValueError, match="is a directory"):
+        read_ts(tmp_path)
+    (tmp_path / "bin.ts").write_bytes(b"\x00\x01\x02")
+    with pytest.raises(ValueError, match="binary"):
+        read_ts(tmp_path / "bin.ts")
+    (tmp_path / "cut.ts.gz").write_bytes(gzip.compress(HEADER.encode())[:20])
+    with pytest.raises(ValueError, match="damaged gzip"):
+        read_ts(tmp_path / "cut.ts.gz")
+
+
+@pytest.mark.parametrize("cell, bidirectional", [("lstm", False), ("gru", True)])
+def test_padding_changes_nothing(cell, bidirectional):
+    """A padded, masked batch gives every series the logits it gets alone, unpadded."""
+    rng = np.random.default_rng(0)
+    model = build_model(ClassifyConfig(cell=cell, hidden=5, bidirectional=bidirectional), 3).build((None, 2))
+    lengths = np.array([6, 3, 1])
+    x = rng.standard_normal((3, 6, 2)).astype(np.float32)
+    x[np.arange(6)[None] >= lengths[:, None]] = 0.0
+    batch = forward(model, x, mask=np.arange(6)[None] < lengths[:, None])
+    for n, length in enumerate(lengths):
+        alone = forward(model, x[n:n + 1, :length])
+        np.testing.assert_allclose(batch[n], alone[0], rtol=1e-5, atol=1e-6)
+
+
+def test_stratified_split_and_nearest_neighbour():
+    y = np.repeat([0, 1, 2], 10)
+    train, val = stratified_split(y, 0.2, np.random.default_rng(0))
+    assert list(np.bincount(y[val])) == [2, 2, 2] and not np.any(train & val)
+    with pytest.raises(ValueError, match="too few"):
+        stratified_split(np.array([0, 1, 1, 1]), 0.2, np.random.default_rng(0))
+    x = np.zeros((2, 4, 1))
+    x[1, :2, 0] = 5.0
+    pred = nearest_neighbour(x, np.array([4, 2]), np.array([7, 9]), x[::-1] + 0.1, np.array([2, 4]))
+    assert list(pred) == [9, 7]                                          # a 2-step series matches the 2-step one
+
+
+def test_classify_command_tiny_run(tmp_path, main, capsys):
+    out = tmp_path / "run"
+    assert main(["classify", "--epochs", "2", "--hidden", "8", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "test accuracy on japanese-vowels" in printed and "1-NN Euclidean" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_cases"] == 370 and metrics["epochs_run"] == 2 and metrics["classes"] == 9
+    assert 0.9 < metrics["baseline_accuracy"] < 1.0 and metrics["majority_accuracy"] < 0.25
+    assert sum(map(sum, metrics["confusion"])) == 370
+    for name in ("history.png", "confusion.png"):
+        assert (out / name).read_bytes()[:8] == PNG
+    model = lk.load(out / "model.lstmkit")                               # the file alone reproduces the score
+    test = load_ts_dataset("japanese-vowels")[1]
+    accuracy = np.mean(np.argmax(predict_logits(model, test), axis=1) == test.y)
+    assert accuracy == pytest.approx(metrics["test_accuracy"])
+    assert model.metadata["classes"] == list("123456789")
+
+
+def test_classify_own_files_and_bad_options(tmp_path, main, capsys):
+    rng = np.random.default_rng(1)
+    lines = [",".join(f"{v:.3f}" for v in rng.standard_normal(int(rng.integers(3, 7))) + k) + f":{'ab'[k]}"
+             for k in (0, 1) for _ in range(12)]
+    (tmp_path / "train.ts").write_text("@classLabel true a b\n@data\n" + "\n".join(lines) + "\n")
+    (tmp_path / "test.ts").write_text("@classLabel true a b\n@data\n" + "\n".join(lines[::3]) + "\n")
+    assert main(["classify", "--train-file", str(tmp_path / "train.ts"), "--test-file", str(tmp_path / "test.ts"),
+                 "--epochs", "2", "--hidden", "4", "--batch-size", "4", "--out", str(tmp_path / "own"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "own" / "metrics.json").read_text())["test_cases"] == 8
+    assert main(["classify", "--train-file", str(tmp_path / "train.ts")]) == 2
+    assert "go together" in capsys.readouterr().err
+    assert main(["classify", "--val-fraction", "0.7"]) == 2
+    assert "val_fraction" in capsys.readouterr().err
+
+
+def test_train_task_classify(tmp_path, main, capsys):
+    """`lstmkit train --task classify` runs the same job; forecasting options are refused."""
+    assert main(["train", "--task", "classify", "--dataset", "italy-power-demand", "--epochs", "1", "--hidden", "4",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["test_cases"] == 1029
+    assert main(["train", "--task", "classify", "--window", "5"]) == 2
+    assert "--window" in capsys.readouterr().err
