@@ -31,6 +31,7 @@ def lstm_forward_sweep(live, Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update
     oi, of, og, oo = (0, H, 2 * H, 3 * H) if mode == STANDARD else (0, 0, H, 2 * H)
     a = np.empty((B, GH), Xp.dtype)
     h_in = np.empty((B, Hs), Xp.dtype)
+    one = np.ones(1, Xp.dtype)[0]                              # 1 in the arrays' dtype: float32 math stays float32
     W_hhT, W_hrT = W_hh.T, W_hr.T
     for t in range(T):
         n_t = live[t]
@@ -54,7 +55,7 @@ def lstm_forward_sweep(live, Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update
                     f = sigmoid_scalar(Xp[t, b, of + j] + a[b, of + j] + b_hh[of + j] + P[1, j] * c_prev)
                     gates[t, b, of + j] = f
                 else:
-                    f = 1.0 - i if mode == COUPLED else 1.0
+                    f = one - i if mode == COUPLED else one
                 c_t = f * c_prev + i * g                       # c_t = f * c_{t-1} + i * g
                 o = sigmoid_scalar(Xp[t, b, oo + j] + a[b, oo + j] + b_hh[oo + j] + P[2, j] * c_t)
                 gates[t, b, oi + j], gates[t, b, og + j], gates[t, b, oo + j] = i, g, o
