@@ -8,8 +8,8 @@ from .seq2seq import Seq2Seq
 
 __version__ = "0.1.0"
 
-__all__ = ["Sequential", "Seq2Seq", "EarlyStopping", "History", "load", "gradcheck", "layers", "losses", "metrics", "optim",
-           "data", "diagnostics", "rtrl", "interop", "export", "experiments"]
+__all__ = ["Sequential", "Seq2Seq", "EarlyStopping", "History", "load", "gradcheck", "layers", "losses", "metrics",
+           "optim", "data", "diagnostics", "rtrl", "interop", "export", "experiments"]
 
 
 def __getattr__(name):

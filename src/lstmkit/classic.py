@@ -11,10 +11,11 @@ Each unit learns online, one sample at a time in a seeded random order per epoch
 same seed gives the same weights and the same history.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from .config import option
 from .ops import sigmoid
 from .validation import check_array
 
@@ -238,21 +239,17 @@ class MLP:
 
 
 # ---- the demo of `lstmkit classic` ---------------------------------------------------------------------------------
-def _opt(default, help_text):
-    return field(default=default, metadata={"help": help_text})
-
-
 @dataclass
 class ClassicConfig:
     """Settings of the classic-units demo; `lstmkit classic --help` is generated from these fields."""
-    epochs: int = _opt(100, "epochs of the perceptron and the sigmoid unit (the perceptron stops when it is right)")
-    lr: float = _opt(0.1, "learning rate eta of the perceptron rule")
-    delta_lr: float = _opt(2.0, "learning rate eta of the delta rule (sigmoid unit)")
-    delta_epochs: int = _opt(2000, "epochs of the delta-rule sigmoid unit")
-    hidden: int = _opt(2, "hidden sigmoid units of the two-layer net")
-    mlp_lr: float = _opt(0.5, "learning rate eta of backpropagation")
-    mlp_epochs: int = _opt(10000, "maximum epochs of the two-layer net")
-    seed: int = _opt(0, "random seed (initial weights, sample order): the same seed gives the same run")
+    epochs: int = option(100, "epochs of the perceptron and the sigmoid unit (the perceptron stops when it is right)")
+    lr: float = option(0.1, "learning rate eta of the perceptron rule")
+    delta_lr: float = option(2.0, "learning rate eta of the delta rule (sigmoid unit)")
+    delta_epochs: int = option(2000, "epochs of the delta-rule sigmoid unit")
+    hidden: int = option(2, "hidden sigmoid units of the two-layer net")
+    mlp_lr: float = option(0.5, "learning rate eta of backpropagation")
+    mlp_epochs: int = option(10000, "maximum epochs of the two-layer net")
+    seed: int = option(0, "random seed (initial weights, sample order): the same seed gives the same run")
 
 
 @dataclass

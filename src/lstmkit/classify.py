@@ -19,13 +19,14 @@ plain 1-NN Euclidean classifier of the UCR archive.
 
 import copy
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from . import layers, optim
+from .config import check_fields, option
 from .data.ts import CLASSIFICATION_DATASETS, load_ts_dataset, read_ts
-from .forecast import CELLS, _opt
+from .forecast import CELLS
 from .layers.recurrent import Recurrent
 from .losses import SparseCategoricalCrossentropy
 from .model import History, Sequential
@@ -35,32 +36,24 @@ from .progress import EpochProgress
 @dataclass
 class ClassifyConfig:
     """Every setting of the classification job; the command-line options are generated from these fields."""
-    dataset: str = _opt("japanese-vowels", "shipped classification data set",
+    dataset: str = option("japanese-vowels", "shipped classification data set",
                         choices=tuple(CLASSIFICATION_DATASETS))
-    train_file: str = _opt(None, ".ts file to train on instead of the shipped data set (needs --test-file)")
-    test_file: str = _opt(None, ".ts file to test on (with --train-file)")
-    cell: str = _opt("lstm", "recurrent cell", choices=tuple(CELLS))
-    hidden: int = _opt(64, "hidden units per layer")
-    layers: int = _opt(1, "stacked recurrent layers")
-    bidirectional: bool = _opt(False, "run each recurrent layer in both directions")
-    epochs: int = _opt(100, "maximum training epochs")
-    patience: int = _opt(15, "stop after this many epochs without a better validation loss")
-    val_fraction: float = _opt(0.15, "fraction of each class of the training split held out for early stopping")
-    batch_size: int = _opt(16, "mini-batch size")
-    lr: float = _opt(3e-3, "Adam learning rate")
-    forget_bias: float = _opt(1.0, "initial forget-gate bias of LSTM cells")
-    seed: int = _opt(0, "random seed (weights, split, batches): the same seed gives the same run")
+    train_file: str = option(None, ".ts file to train on instead of the shipped data set (needs --test-file)")
+    test_file: str = option(None, ".ts file to test on (with --train-file)")
+    cell: str = option("lstm", "recurrent cell", choices=tuple(CELLS))
+    hidden: int = option(64, "hidden units per layer")
+    layers: int = option(1, "stacked recurrent layers")
+    bidirectional: bool = option(False, "run each recurrent layer in both directions")
+    epochs: int = option(100, "maximum training epochs")
+    patience: int = option(15, "stop after this many epochs without a better validation loss")
+    val_fraction: float = option(0.15, "fraction of each class of the training split held out for early stopping")
+    batch_size: int = option(16, "mini-batch size")
+    lr: float = option(3e-3, "Adam learning rate")
+    forget_bias: float = option(1.0, "initial forget-gate bias of LSTM cells")
+    seed: int = option(0, "random seed (weights, split, batches): the same seed gives the same run")
 
     def validate(self):
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type is int and (not isinstance(value, (int, np.integer)) or isinstance(value, bool)):
-                raise ValueError(f"{f.name} must be an integer, got {value!r}.")
-            if "choices" in f.metadata and value not in f.metadata["choices"]:
-                raise ValueError(f"{f.name} must be one of {', '.join(f.metadata['choices'])}; got {value!r}.")
-        for name in ("hidden", "layers", "epochs", "patience", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        check_fields(self, ("hidden", "layers", "epochs", "patience", "batch_size"))
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}.")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):

@@ -13,69 +13,57 @@ test value is forecast from the true values before it).
 """
 
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from . import layers, optim
-from .data import StandardScaler, load_csv, load_dataset, scaler_from_dict, sliding_windows
+from .config import check_fields, option
+from .data import (
+    StandardScaler,
+    load_csv,
+    load_dataset,
+    scaler_from_dict,
+    sliding_windows,
+)
 from .model import EarlyStopping, Sequential
 
 CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
 
 
-def _opt(default, help, **kw):
-    """A config field whose help text is shared by the CLI and the docs."""
-    return field(default=default, metadata={"help": help, **kw})
-
-
 @dataclass
 class ForecastConfig:
     """Every setting of the forecasting job; `lstmkit train --help` is generated from these fields."""
-    data: str = _opt(None, "CSV file with the series (default: the shipped airline-passengers series)")
-    column: str = _opt(None, "numeric column of the CSV to forecast (default: the only numeric column)")
-    fill: str = _opt(None, "how to treat missing/NaN values: reject them (default) or 'interpolate'",
+    data: str = option(None, "CSV file with the series (default: the shipped airline-passengers series)")
+    column: str = option(None, "numeric column of the CSV to forecast (default: the only numeric column)")
+    fill: str = option(None, "how to treat missing/NaN values: reject them (default) or 'interpolate'",
                      choices=("interpolate",))
-    cell: str = _opt("lstm", "recurrent cell", choices=tuple(CELLS))
-    hidden: int = _opt(32, "hidden units per layer")
-    layers: int = _opt(1, "stacked recurrent layers")
-    bidirectional: bool = _opt(False, "run each recurrent layer in both directions")
-    window: int = _opt(12, "past steps the network sees")
-    horizon: int = _opt(1, "future steps forecast at once")
-    test_size: int = _opt(36, "last values held out for the test")
-    val_size: int = _opt(12, "values before the test part used for early stopping")
-    season: int = _opt(12, "seasonal period: the network models f(y_t) - f(y_{t-season}); 0 turns it off; "
+    cell: str = option("lstm", "recurrent cell", choices=tuple(CELLS))
+    hidden: int = option(32, "hidden units per layer")
+    layers: int = option(1, "stacked recurrent layers")
+    bidirectional: bool = option(False, "run each recurrent layer in both directions")
+    window: int = option(12, "past steps the network sees")
+    horizon: int = option(1, "future steps forecast at once")
+    test_size: int = option(36, "last values held out for the test")
+    val_size: int = option(12, "values before the test part used for early stopping")
+    season: int = option(12, "seasonal period: the network models f(y_t) - f(y_{t-season}); 0 turns it off; "
                            "the seasonal-naive baseline is y_t = y_{t-season} (12 when off)")
-    log: bool = _opt(True, "model log(y) (needs positive values); --no-log models y itself")
-    epochs: int = _opt(300, "maximum training epochs")
-    patience: int = _opt(50, "stop after this many epochs without a better validation loss")
-    batch_size: int = _opt(16, "mini-batch size")
-    lr: float = _opt(3e-3, "Adam learning rate")
-    forget_bias: float = _opt(1.0, "initial forget-gate bias of LSTM cells")
-    seed: int = _opt(0, "random seed (weights, batches): the same seed gives the same run")
-    checkpoint_every: int = _opt(10, "write a checkpoint to the run folder every N epochs (and at the end; 0: "
+    log: bool = option(True, "model log(y) (needs positive values); --no-log models y itself")
+    epochs: int = option(300, "maximum training epochs")
+    patience: int = option(50, "stop after this many epochs without a better validation loss")
+    batch_size: int = option(16, "mini-batch size")
+    lr: float = option(3e-3, "Adam learning rate")
+    forget_bias: float = option(1.0, "initial forget-gate bias of LSTM cells")
+    seed: int = option(0, "random seed (weights, batches): the same seed gives the same run")
+    checkpoint_every: int = option(10, "write a checkpoint to the run folder every N epochs (and at the end; 0: "
                                      "none); `--resume RUN_DIR` continues from it")
 
     # settings that a resumed run may change: they do not alter what the epochs already run computed
     RESUMABLE = ("epochs", "checkpoint_every")
 
     def validate(self):
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type is int and (not isinstance(value, (int, np.integer)) or isinstance(value, bool)):
-                raise ValueError(f"{f.name} must be an integer, got {value!r}.")
-            if f.type is float and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
-                                    or not np.isfinite(value)):
-                raise ValueError(f"{f.name} must be a finite number, got {value!r}.")
-            if f.type is bool and not isinstance(value, (bool, np.bool_)):
-                raise ValueError(f"{f.name} must be True or False, got {value!r}.")
-            if f.type is str and value is not None and not isinstance(value, str):
-                raise ValueError(f"{f.name} must be a string or None, got {value!r}.")
-            if "choices" in f.metadata and value is not None and value not in f.metadata["choices"]:
-                raise ValueError(f"{f.name} must be one of {', '.join(f.metadata['choices'])}; got {value!r}.")
-        for name in ("hidden", "layers", "window", "horizon", "test_size", "epochs", "batch_size", "patience"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        check_fields(self, ("hidden", "layers", "window", "horizon", "test_size", "epochs", "batch_size",
+                            "patience"))
         if self.season < 0 or self.val_size < 0 or self.checkpoint_every < 0:
             raise ValueError("season, val_size and checkpoint_every must be >= 0.")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):

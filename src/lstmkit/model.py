@@ -12,10 +12,10 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optim
 from . import tbptt as tbptt_module
-from .rtrl import OnlineLearner
 from .layers import Layer
 from .layers.recurrent import Recurrent
 from .progress import EpochProgress
+from .rtrl import OnlineLearner
 from .validation import check_array
 
 
@@ -289,7 +289,8 @@ class Sequential:
         Checkpoints: with `checkpoint` = a folder, the whole training state (weights, optimizer state, every
         random generator, the position, early stopping's record, the history; see lstmkit.checkpoint) is written
         atomically to `<folder>/checkpoint.safetensors` every `checkpoint_every` epochs and when training ends
-        (a fit without `resume` starts afresh and replaces the checkpoint it finds there). Ctrl-C (KeyboardInterrupt) then writes one at the next batch boundary and is raised again. `resume=True`
+        (a fit without `resume` starts afresh and replaces the checkpoint it finds there). Ctrl-C
+        (KeyboardInterrupt) then writes one at the next batch boundary and is raised again. `resume=True`
         continues from that file (the model must be compiled like the run that wrote it; `epochs` counts from the
         start of the run): with the same data the run ends with the same weights, bit for bit, as one never
         interrupted. Mid-epoch resumption works because a checkpoint records the epoch's sample order and the

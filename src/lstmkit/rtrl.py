@@ -328,7 +328,9 @@ class OnlineLearner:
     UPDATES = ("step", "sequence")
 
     def __init__(self, model, update="step"):
-        from .model import Sequential   # imported here, so that model.py may import this module
+        from .model import (
+            Sequential,  # imported here, so that model.py may import this module
+        )
         if not isinstance(model, Sequential):
             raise TypeError(f"OnlineLearner takes a lk.Sequential, got {type(model).__name__}.")
         if update not in self.UPDATES:

@@ -2,8 +2,9 @@
 time, carrying the recurrent states across, and after each run update the weights with the gradient of the loss
 on those k1 steps back-propagated through the last k2 steps only.
 
-With k2 < k1 the first k1 - k2 steps of each run carry no loss. With k1 = k2 = k this is the usual "cut the sequence into chunks of k, carry the state, cut the gradient at the
-chunk borders"; with k >= T it is exactly full BPTT. When k2 > k1 each update re-runs the k2 steps from the state
+With k2 < k1 the first k1 - k2 steps of each run carry no loss. With k1 = k2 = k this is the usual "cut the
+sequence into chunks of k, carry the state, cut the gradient at the chunk borders"; with k >= T it is exactly
+full BPTT. When k2 > k1 each update re-runs the k2 steps from the state
 at their start (kept from the previous window and advanced with the current weights), since the gradient must
 reach back past the new steps; when k2 <= k1 the next window starts where the last one ended.
 

@@ -22,13 +22,13 @@ distribution (safer, more repetitive text), tau > 1 flattens it, and tau = 0 tak
 
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from importlib import resources
 
 import numpy as np
 
 from . import layers, optim
-from .forecast import _opt
+from .config import check_fields, option
 from .layers.recurrent import Recurrent
 from .model import EarlyStopping, Sequential
 from .ops import log_softmax
@@ -39,26 +39,20 @@ SHIPPED_TEXT = "shakespeare.txt"
 @dataclass
 class TextgenConfig:
     """Every setting of `lstmkit textgen train`; its options are generated from these fields."""
-    text: str = _opt(None, "UTF-8 text file to learn (default: the shipped Shakespeare excerpt, 317 KB)")
-    embedding: int = _opt(32, "embedding size per character")
-    hidden: int = _opt(256, "LSTM hidden units per layer")
-    layers: int = _opt(1, "stacked LSTM layers")
-    seq_len: int = _opt(100, "characters per training sequence (the truncation length of BPTT)")
-    batch_size: int = _opt(32, "sequences per mini-batch")
-    epochs: int = _opt(12, "maximum passes over the training text")
-    patience: int = _opt(2, "stop after this many epochs without a better validation loss")
-    lr: float = _opt(4e-3, "Adam learning rate")
-    val_fraction: float = _opt(0.1, "last fraction of the text held out for validation")
-    seed: int = _opt(0, "random seed (weights, batches, samples): the same seed gives the same run")
+    text: str = option(None, "UTF-8 text file to learn (default: the shipped Shakespeare excerpt, 317 KB)")
+    embedding: int = option(32, "embedding size per character")
+    hidden: int = option(256, "LSTM hidden units per layer")
+    layers: int = option(1, "stacked LSTM layers")
+    seq_len: int = option(100, "characters per training sequence (the truncation length of BPTT)")
+    batch_size: int = option(32, "sequences per mini-batch")
+    epochs: int = option(12, "maximum passes over the training text")
+    patience: int = option(2, "stop after this many epochs without a better validation loss")
+    lr: float = option(4e-3, "Adam learning rate")
+    val_fraction: float = option(0.1, "last fraction of the text held out for validation")
+    seed: int = option(0, "random seed (weights, batches, samples): the same seed gives the same run")
 
     def validate(self):
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type is int and (not isinstance(value, (int, np.integer)) or isinstance(value, bool)):
-                raise ValueError(f"{f.name} must be an integer, got {value!r}.")
-        for name in ("embedding", "hidden", "layers", "seq_len", "batch_size", "epochs", "patience"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        check_fields(self, ("embedding", "hidden", "layers", "seq_len", "batch_size", "epochs", "patience"))
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}.")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):

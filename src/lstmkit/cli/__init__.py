@@ -5,7 +5,17 @@ parses its options, calls the library and prints. A user error is one line on st
 import argparse
 import sys
 
-from . import bench, classic, classify, experiment, export, forecast, inspect, textgen, tools
+from . import (
+    bench,
+    classic,
+    classify,
+    experiment,
+    export,
+    forecast,
+    inspect,
+    textgen,
+    tools,
+)
 
 COMMAND_MODULES = (forecast, classify, textgen, inspect, experiment, classic, export, tools, bench)
 

@@ -26,7 +26,14 @@ def _describe(result, spec):
 
 
 def cmd_experiment(args):
-    from ..experiments import RunConfig, get_task, run_grid, summarize, untrained_gradient_norms, write_results
+    from ..experiments import (
+        RunConfig,
+        get_task,
+        run_grid,
+        summarize,
+        untrained_gradient_norms,
+        write_results,
+    )
 
     spec = get_task(args.task)
     config = RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)}).validate()

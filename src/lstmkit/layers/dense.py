@@ -6,7 +6,12 @@ Applied to the last axis, it maps a step (B, I) or a whole sequence (B, T, I) al
 
 import numpy as np
 
-from ..validation import check_array, check_feature_size, check_gradient_shape, check_positive_int
+from ..validation import (
+    check_array,
+    check_feature_size,
+    check_gradient_shape,
+    check_positive_int,
+)
 from .base import Layer
 
 

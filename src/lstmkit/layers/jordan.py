@@ -10,7 +10,13 @@ import numpy as np
 from numba import njit
 
 from ..ops import sigmoid, sigmoid_scalar, tanh_scalar
-from ..validation import check_array, check_feature_size, check_gradient_shape, check_mask, check_positive_int
+from ..validation import (
+    check_array,
+    check_feature_size,
+    check_gradient_shape,
+    check_mask,
+    check_positive_int,
+)
 from .base import Layer
 
 ACTIVATIONS = {None: 0, "tanh": 1, "sigmoid": 2}     # phi, as the compiled sweeps take it

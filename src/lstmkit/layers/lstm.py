@@ -10,7 +10,13 @@ from typing import NamedTuple
 import numpy as np
 
 from ..ops import normalise, normalise_backward, sigmoid
-from .lstm_kernels import COUPLED, NO_FORGET, STANDARD, lstm_backward_sweep, lstm_forward_sweep
+from .lstm_kernels import (
+    COUPLED,
+    NO_FORGET,
+    STANDARD,
+    lstm_backward_sweep,
+    lstm_forward_sweep,
+)
 from .recurrent import Recurrent
 
 

@@ -49,7 +49,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..validation import check_array, check_feature_size, check_gradient_shape, check_positive_int, check_rate
+from ..validation import (
+    check_array,
+    check_feature_size,
+    check_gradient_shape,
+    check_positive_int,
+    check_rate,
+)
 from .base import Layer
 
 

@@ -135,7 +135,9 @@ class TimeDistributed(Layer):
 
 
 def _layer_from_config(spec):
-    from . import get_class          # the registry lives in the package __init__, which imports this module
+    from . import (
+        get_class,  # the registry lives in the package __init__, which imports this module
+    )
 
     try:
         return get_class(spec["class"])(**spec["config"])
