@@ -261,8 +261,8 @@ def write_run(run, out):
 
 def plot_confusion(path, confusion, classes, title=""):
     """The confusion matrix with the counts written in, coloured by the fraction of each true class (row)."""
-    from .plots import _pyplot
-    plt = _pyplot()
+    from .plots import pyplot
+    plt = pyplot()
     K = len(classes)
     share = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(1.2 + 0.55 * K, 1.0 + 0.5 * K) if K > 4 else (4.5, 4))

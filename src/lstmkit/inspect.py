@@ -248,9 +248,9 @@ def plot_trace(path, trace, seq, title="", max_units=48):
     """Input, input/forget/output gates, cell state and hidden state, one heatmap each (units x time), the units
     ordered by memory time, longest first. With more than `max_units` units, the longest half and the shortest
     half of `max_units` are shown, split by a line."""
-    from .plots import _pyplot
+    from .plots import pyplot
     _check_max_units(max_units)
-    plt = _pyplot()
+    plt = pyplot()
     ranked = np.array([r["unit"] for r in unit_table(trace)])
     split = None
     if ranked.size > max_units:

@@ -3,7 +3,7 @@
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -20,7 +20,7 @@ def _ticks(ax, dates, n):
 
 def plot_forecast(path, y, test_start, forecast, dates=None, title="", baseline=None):
     """The series, the held-out truth and the model's forecast (and the baseline when given)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 4.5))
     t = np.arange(len(y))
     ax.plot(t[:test_start + 1], y[:test_start + 1], color="0.3", label="history")
@@ -39,7 +39,7 @@ def plot_forecast(path, y, test_start, forecast, dates=None, title="", baseline=
 
 def plot_history(path, history, title="training"):
     """Loss curves per epoch (training and, when present, validation), on a log scale."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for key, values in history.items():
         if key.endswith("loss"):

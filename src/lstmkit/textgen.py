@@ -268,8 +268,8 @@ def plot_bits(path, metrics):
     """Training and validation bits per character per epoch (metrics["epoch_bpc"]), with the unigram baseline."""
     from matplotlib.ticker import MaxNLocator
 
-    from .plots import _pyplot
-    plt = _pyplot()
+    from .plots import pyplot
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     train, val = metrics["epoch_bpc"]["train"], metrics["epoch_bpc"]["val"]
     epochs = np.arange(1, len(train) + 1)

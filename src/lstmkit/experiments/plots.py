@@ -8,7 +8,7 @@ COLORS = {"rnn": "tab:red", "lstm": "tab:blue", "gru": "tab:green"}
 NAMES = {"rnn": "Elman RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -24,7 +24,7 @@ def _reference_lines(ax, task):
 
 def plot_metric_vs_length(path, results, task):
     """Final test metric of every run (one dot per seed) and its median per cell (line), against the length."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     cells = list(dict.fromkeys(r["cell"] for r in results))
     lengths = sorted({r["length"] for r in results})
@@ -51,7 +51,7 @@ def plot_metric_vs_length(path, results, task):
 
 def plot_learning_curves(path, results, task):
     """Test metric against optimizer steps, one panel per length, one thin line per run."""
-    plt = _pyplot()
+    plt = pyplot()
     lengths = sorted({r["length"] for r in results})
     fig, axes = plt.subplots(1, len(lengths), figsize=(4.2 * len(lengths), 3.8), sharey=True, squeeze=False)
     for ax, length in zip(axes[0], lengths):
@@ -76,7 +76,7 @@ def plot_learning_curves(path, results, task):
 
 def plot_gradient_norms(path, norms, title):
     """||dL/dh_t|| against t (log scale) for each cell: `norms` maps a cell name to an array (T,)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for cell, values in norms.items():
         values = np.asarray(values, dtype=float)
