@@ -99,3 +99,19 @@ def test_fit_with_rtrl_learns_online():
         m.fit(x, y, batch_size=8, verbose=0, algorithm="adjoint")
     with pytest.raises(ValueError, match="RTRL"):
         m.fit(x, y, batch_size=8, verbose=0, algorithm="rtrl", tbptt=5)
+
+
+def test_streaming_character_model_trains_with_tbptt():
+    """A char-level LSTM on one long text stream cut into batch rows, trained with TBPTT(10, 20)."""
+    from lstmkit.layers import Embedding
+    text = "the cat sat on the mat. the dog sat on the log. " * 20
+    vocab = sorted(set(text))
+    ids = np.array([vocab.index(ch) for ch in text])
+    rows = ids[: (len(ids) - 1) // 8 * 8 + 1]
+    x = rows[:-1].reshape(8, -1)
+    y = rows[1:].reshape(8, -1)
+    m = lk.Sequential([Embedding(len(vocab), 8), LSTM(32, return_sequences=True), Dense(len(vocab))], seed=0)
+    m.compile(loss="sparse_categorical_crossentropy", optimizer=lk.optim.Adam(lr=1e-2), metrics=["accuracy"])
+    history = m.fit(x, y, epochs=15, batch_size=8, verbose=0, tbptt=(10, 20))
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert history.history["accuracy"][-1] > 0.6
