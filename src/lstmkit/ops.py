@@ -72,7 +72,7 @@ Q0, Q2, Q4, Q6 = _F(4.89352518554385e-03), _F(2.26843463243900e-03), _F(1.185347
 _HALF = _F(0.5)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def _tanh_float32(x):
     """tanh(x) ~ x p(x^2) / q(x^2) on [-7.9, 7.9] (clamped outside, where tanh is +-1 in float32)."""
     x = min(max(x, -_TANH_CLAMP), _TANH_CLAMP)
@@ -111,7 +111,7 @@ def _sigmoid_scalar(x):
     return exact
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def normalise_row(z, z_hat):
     """Compiled `normalise` of one row z (N,): fills z_hat (N,) and returns rstd."""
     n = z.shape[0]
@@ -128,7 +128,7 @@ def normalise_row(z, z_hat):
     return rstd
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def normalise_row_backward(g, z_hat, rstd, dz):
     """Compiled `normalise_backward` of one row: g = dL/dz_hat (N,) -> dz (N,) (g and dz may be one array)."""
     n = g.shape[0]

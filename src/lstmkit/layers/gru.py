@@ -78,7 +78,7 @@ class GRU(Recurrent):
 
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gru_forward_sweep(live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, states_h, gates, a_n, h):
     """live (T,): rows b < live[t] step at t, the others (the batch sorted by length) carry their state;
     Xp (T, B, 3H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's update gate, keep_h (B, H) the
@@ -113,7 +113,7 @@ def gru_forward_sweep(live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, s
                 states_h[t + 1, b, j] = h_prev + u_h[t, b, j] * (h_t - h_prev) if has_update else h_t
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gru_backward_sweep(live, dy, dh_T, u_h, has_update, keep_h, has_keep, W_hh, states_h, gates, a_n, dXp, dA):
     """Mirror of gru_forward_sweep: dy (T, B, H) on the outputs (already times the mask); writes
     dXp = dL/d(W_ih x + b_ih) and dA = dL/d(W_hh h + b_hh), (T, B, 3H) (zero on rows b >= live[t], through

@@ -15,7 +15,7 @@ from ..ops import normalise_row, normalise_row_backward, sigmoid_scalar, tanh_sc
 STANDARD, NO_FORGET, COUPLED = 0, 1, 2          # how f_t is made: its own gate, f_t = 1, f_t = 1 - i_t
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lstm_forward_sweep(live, Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep, ln, gamma_hh,
                        gamma_c, beta_c, states_h, states_c, gates, c, tanh_c, h, h_proj, a_hat, a_rstd, c_hat,
                        c_rstd):
@@ -86,7 +86,7 @@ def lstm_forward_sweep(live, Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update
                 a_hat[t, b], a_rstd[t, b], c_hat[t, b], c_rstd[t, b] = 0.0, 0.0, 0.0, 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lstm_backward_sweep(live, dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep, W_hh, ln, gamma_hh,
                         gamma_c, states_c, gates, tanh_c, a_hat, a_rstd, c_hat, c_rstd, dq, dh_proj, dXp, dZh):
     """Mirror of lstm_forward_sweep: dy (T, B, Hs) on the outputs (already times the mask), dh_T/dc_T on the final

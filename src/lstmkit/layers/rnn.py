@@ -60,7 +60,7 @@ class SimpleRNN(Recurrent):
 
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rnn_forward_sweep(live, Xp, W_hh, b_hh, relu, u_h, has_update, keep_h, has_keep, states_h, h):
     """live (T,): rows b < live[t] step at t, the others (the batch sorted by length) carry their state;
     Xp (T, B, H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's update gate, keep_h (B, H) the
@@ -89,7 +89,7 @@ def rnn_forward_sweep(live, Xp, W_hh, b_hh, relu, u_h, has_update, keep_h, has_k
                 states_h[t + 1, b, j] = h_prev + u_h[t, b, j] * (h_t - h_prev) if has_update else h_t
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rnn_backward_sweep(live, dy, dh_T, relu, u_h, has_update, keep_h, has_keep, W_hh, h, dXp):
     """Mirror of rnn_forward_sweep: dy (T, B, H) on the outputs (already times the mask); writes dXp (= dA) and
     returns dh_0; rows b >= live[t] get zero gradients and pass dh through unchanged."""
