@@ -42,35 +42,57 @@ def lstm_forward_sweep(live, Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update
             np.dot(h_in[:n_t], W_hhT, a[:n_t])
         elif n_t > 0:
             np.dot(states_h[t, :n_t], W_hhT, a[:n_t])          # Zh = W_hh h_{t-1}, (n_t, G*H)
-        for b in range(n_t):
+        for b in range(n_t):                                   # short loops over one row: each is vectorised
+            a_row, g_row, c_prev = a[b], gates[t, b], states_c[t, b]
+            c_row, tc_row, h_row = c[t, b], tanh_c[t, b], h[t, b]
             if ln:                                             # LN_hh(Zh) = gamma_hh * Zh_hat
-                a_rstd[t, b, 0] = normalise_row(a[b], a_hat[t, b])
+                a_rstd[t, b, 0] = normalise_row(a_row, a_hat[t, b])
                 for j in range(GH):
-                    a[b, j] = gamma_hh[j] * a_hat[t, b, j]
+                    a_row[j] = gamma_hh[j] * a_hat[t, b, j]
+            x_row = Xp[t, b]
+            for j in range(GH):                                # H_t = input term + recurrent term + b_hh
+                g_row[j] = x_row[j] + a_row[j] + b_hh[j]
+            for j in range(H):                                 # i = sigma(H_t[i] + p_i c_{t-1})
+                g_row[oi + j] = sigmoid_scalar(g_row[oi + j] + P[0, j] * c_prev[j])
+            for j in range(og, og + H):                        # g = tanh(H_t[g])
+                g_row[j] = tanh_scalar(g_row[j])
+            if mode == STANDARD:                               # f = sigma(H_t[f] + p_f c_{t-1})
+                for j in range(H):
+                    g_row[of + j] = sigmoid_scalar(g_row[of + j] + P[1, j] * c_prev[j])
+                for j in range(H):                             # c_t = f c_{t-1} + i g
+                    c_row[j] = g_row[of + j] * c_prev[j] + g_row[oi + j] * g_row[og + j]
+            elif mode == COUPLED:                              # f = 1 - i
+                for j in range(H):
+                    c_row[j] = (one - g_row[oi + j]) * c_prev[j] + g_row[oi + j] * g_row[og + j]
+            else:                                              # f = 1
+                for j in range(H):
+                    c_row[j] = c_prev[j] + g_row[oi + j] * g_row[og + j]
+            for j in range(H):                                 # o = sigma(H_t[o] + p_o c_t)
+                g_row[oo + j] = sigmoid_scalar(g_row[oo + j] + P[2, j] * c_row[j])
+            if has_update:
+                for j in range(H):
+                    states_c[t + 1, b, j] = c_prev[j] + u_c[t, b, j] * (c_row[j] - c_prev[j])
+            else:
+                for j in range(H):
+                    states_c[t + 1, b, j] = c_row[j]
+            if ln:                                             # q_t = LN_c(c_t), else q_t = c_t
+                c_rstd[t, b, 0] = normalise_row(c_row, c_hat[t, b])
+                for j in range(H):
+                    tc_row[j] = gamma_c[j] * c_hat[t, b, j] + beta_c[j]
+            else:
+                for j in range(H):
+                    tc_row[j] = c_row[j]
             for j in range(H):
-                c_prev = states_c[t, b, j]
-                i = sigmoid_scalar(Xp[t, b, oi + j] + a[b, oi + j] + b_hh[oi + j] + P[0, j] * c_prev)
-                g = tanh_scalar(Xp[t, b, og + j] + a[b, og + j] + b_hh[og + j])
-                if mode == STANDARD:
-                    f = sigmoid_scalar(Xp[t, b, of + j] + a[b, of + j] + b_hh[of + j] + P[1, j] * c_prev)
-                    gates[t, b, of + j] = f
+                tc_row[j] = tanh_scalar(tc_row[j])
+            for j in range(H):                                 # h_t = o * tanh(q_t)
+                h_row[j] = g_row[oo + j] * tc_row[j]
+            if not proj:
+                if has_update:
+                    for j in range(H):
+                        states_h[t + 1, b, j] = states_h[t, b, j] + u_h[t, b, j] * (h_row[j] - states_h[t, b, j])
                 else:
-                    f = one - i if mode == COUPLED else one
-                c_t = f * c_prev + i * g                       # c_t = f * c_{t-1} + i * g
-                o = sigmoid_scalar(Xp[t, b, oo + j] + a[b, oo + j] + b_hh[oo + j] + P[2, j] * c_t)
-                gates[t, b, oi + j], gates[t, b, og + j], gates[t, b, oo + j] = i, g, o
-                c[t, b, j] = c_t
-                states_c[t + 1, b, j] = c_prev + u_c[t, b, j] * (c_t - c_prev) if has_update else c_t
-            if ln:
-                c_rstd[t, b, 0] = normalise_row(c[t, b], c_hat[t, b])
-            for j in range(H):
-                q = gamma_c[j] * c_hat[t, b, j] + beta_c[j] if ln else c[t, b, j]   # q_t = LN_c(c_t) or c_t
-                tc = tanh_scalar(q)
-                h_t = gates[t, b, oo + j] * tc                 # h_t = o * tanh(q_t)
-                tanh_c[t, b, j], h[t, b, j] = tc, h_t
-                if not proj:
-                    h_prev = states_h[t, b, j]
-                    states_h[t + 1, b, j] = h_prev + u_h[t, b, j] * (h_t - h_prev) if has_update else h_t
+                    for j in range(H):
+                        states_h[t + 1, b, j] = h_row[j]
         if proj and n_t > 0:
             np.dot(h[t, :n_t], W_hrT, h_proj[t, :n_t])         # h_t = W_hr (o * tanh(q_t)), (n_t, P)
             for b in range(n_t):
