@@ -124,6 +124,7 @@ def lstm_backward_sweep(live, dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_updat
     dh_rec = np.empty((B, Hs), dXp.dtype)
     dr = np.empty((B, H), dXp.dtype)                           # dL/d(o * tanh(q_t)) of the candidate
     scaled = np.empty(GH, dXp.dtype)                           # a gradient times an LN gain, row by row
+    one = np.ones(1, dXp.dtype)[0]                             # 1 in the arrays' dtype: float32 math stays float32
     for t in range(T - 1, -1, -1):
         n_t = live[t]
         for b in range(n_t, B):                                # not running at t: no gradient of step t
@@ -146,7 +147,7 @@ def lstm_backward_sweep(live, dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_updat
         for b in range(n_t):
             for j in range(H):                                 # dL/dq_t = dh * o * (1 - tanh(q_t)^2)
                 tc = tanh_c[t, b, j]
-                dq_t = dr[b, j] * gates[t, b, oo + j] * (1.0 - tc * tc)
+                dq_t = dr[b, j] * gates[t, b, oo + j] * (one - tc * tc)
                 if ln:
                     dq[t, b, j] = dq_t
                     scaled[j] = dq_t * gamma_c[j]
@@ -157,25 +158,25 @@ def lstm_backward_sweep(live, dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_updat
             for j in range(H):
                 i, g, o = gates[t, b, oi + j], gates[t, b, og + j], gates[t, b, oo + j]
                 c_prev = states_c[t, b, j]
-                dH_o = dr[b, j] * tanh_c[t, b, j] * o * (1.0 - o)          # do * o(1-o)
+                dH_o = dr[b, j] * tanh_c[t, b, j] * o * (one - o)          # do * o(1-o)
                 total = dc[b, j]                                           # dL/dc_t of the carried state
                 dcand = u_c[t, b, j] * total if has_update else total
                 dc_t = dcand + scaled[j] + dH_o * P[2, j]
                 dXp[t, b, oo + j] = dH_o
-                dXp[t, b, og + j] = dc_t * i * (1.0 - g * g)               # dg * (1-g^2)
+                dXp[t, b, og + j] = dc_t * i * (one - g * g)               # dg * (1-g^2)
                 if mode == STANDARD:
                     f = gates[t, b, of + j]
-                    dH_f = dc_t * c_prev * f * (1.0 - f)                   # df * f(1-f)
+                    dH_f = dc_t * c_prev * f * (one - f)                   # df * f(1-f)
                     dXp[t, b, of + j] = dH_f
                     di = dc_t * g
                     dc_prev = dc_t * f + dH_f * P[1, j]
                 elif mode == COUPLED:
                     di = dc_t * (g - c_prev)                               # f = 1 - i
-                    dc_prev = dc_t * (1.0 - i)
+                    dc_prev = dc_t * (one - i)
                 else:
                     di = dc_t * g
                     dc_prev = dc_t                                         # f = 1: the constant error carousel
-                dH_i = di * i * (1.0 - i)
+                dH_i = di * i * (one - i)
                 dXp[t, b, oi + j] = dH_i
                 dc[b, j] = dc_prev + dH_i * P[0, j] + (total - dcand)     # + c_{t-1}'s weight 1 - u in c_t
             if ln:                                             # dZh through LN_hh(Zh) = gamma_hh * Zh_hat
