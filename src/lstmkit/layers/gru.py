@@ -88,6 +88,7 @@ def gru_forward_sweep(live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, s
     H = GH // 3
     a = np.empty((B, GH), Xp.dtype)
     h_in = np.empty((B, H), Xp.dtype)
+    one = np.ones(1, Xp.dtype)[0]                              # 1 in the arrays' dtype: float32 math stays float32
     W_hhT = W_hh.T
     for t in range(T):
         n_t = live[t]
@@ -100,17 +101,22 @@ def gru_forward_sweep(live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, s
             np.dot(states_h[t, :n_t], W_hhT, a[:n_t])          # W_hh h_{t-1}, (n_t, 3H)
         for b in range(n_t, B):                                # not running: h_t = h_{t-1}
             states_h[t + 1, b] = states_h[t, b]
-        for b in range(n_t):
+        for b in range(n_t):                                   # short loops over one row: each is vectorised
+            x_row, a_row, g_row, an_row, h_row, h_prev = Xp[t, b], a[b], gates[t, b], a_n[t, b], h[t, b], states_h[t, b]
+            for j in range(2 * H):                             # r, z = sigma(x_rz + a_rz)
+                g_row[j] = sigmoid_scalar(x_row[j] + a_row[j] + b_hh[j])
             for j in range(H):
-                r = sigmoid_scalar(Xp[t, b, j] + a[b, j] + b_hh[j])
-                z = sigmoid_scalar(Xp[t, b, H + j] + a[b, H + j] + b_hh[H + j])
-                an = a[b, 2 * H + j] + b_hh[2 * H + j]
-                n = tanh_scalar(Xp[t, b, 2 * H + j] + r * an)      # n = tanh(x_n + r * a_n)
-                h_prev = states_h[t, b, j]
-                h_t = (1.0 - z) * n + z * h_prev              # h = (1 - z) * n + z * h_{t-1}
-                gates[t, b, j], gates[t, b, H + j], gates[t, b, 2 * H + j] = r, z, n
-                a_n[t, b, j], h[t, b, j] = an, h_t
-                states_h[t + 1, b, j] = h_prev + u_h[t, b, j] * (h_t - h_prev) if has_update else h_t
+                an_row[j] = a_row[2 * H + j] + b_hh[2 * H + j]
+            for j in range(H):                                 # n = tanh(x_n + r * a_n)
+                g_row[2 * H + j] = tanh_scalar(x_row[2 * H + j] + g_row[j] * an_row[j])
+            for j in range(H):                                 # h = (1 - z) * n + z * h_{t-1}
+                h_row[j] = (one - g_row[H + j]) * g_row[2 * H + j] + g_row[H + j] * h_prev[j]
+            if has_update:
+                for j in range(H):
+                    states_h[t + 1, b, j] = h_prev[j] + u_h[t, b, j] * (h_row[j] - h_prev[j])
+            else:
+                for j in range(H):
+                    states_h[t + 1, b, j] = h_row[j]
 
 
 @njit(cache=True, error_model="numpy")
