@@ -5,7 +5,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ..ops import sigmoid, sigmoid_scalar, tanh_scalar
+from ..ops import recurrent_product, sigmoid, sigmoid_scalar, tanh_scalar
 from .recurrent import Recurrent
 
 
@@ -92,13 +92,7 @@ def gru_forward_sweep(live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, s
     W_hhT = W_hh.T
     for t in range(T):
         n_t = live[t]
-        if n_t > 0 and has_keep:
-            for b in range(n_t):
-                for j in range(H):
-                    h_in[b, j] = states_h[t, b, j] * keep_h[b, j]   # recurrent dropout (W_hh's input only)
-            np.dot(h_in[:n_t], W_hhT, a[:n_t])
-        elif n_t > 0:
-            np.dot(states_h[t, :n_t], W_hhT, a[:n_t])          # W_hh h_{t-1}, (n_t, 3H)
+        recurrent_product(states_h[t, :n_t], keep_h, has_keep, W_hhT, h_in, a[:n_t])   # W_hh (h_{t-1} * keep)
         for b in range(n_t, B):                                # not running: h_t = h_{t-1}
             states_h[t + 1, b] = states_h[t, b]
         for b in range(n_t):                                   # short loops over one row: each is vectorised

@@ -10,7 +10,7 @@ specialisation per dtype serves every variant.
 import numpy as np
 from numba import njit
 
-from ..ops import normalise_row, normalise_row_backward, sigmoid_scalar, tanh_scalar
+from ..ops import normalise_row, normalise_row_backward, recurrent_product, sigmoid_scalar, tanh_scalar
 
 STANDARD, NO_FORGET, COUPLED = 0, 1, 2          # how f_t is made: its own gate, f_t = 1, f_t = 1 - i_t
 
@@ -35,13 +35,7 @@ def lstm_forward_sweep(live, Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update
     W_hhT, W_hrT = W_hh.T, W_hr.T
     for t in range(T):
         n_t = live[t]
-        if n_t > 0 and has_keep:
-            for b in range(n_t):
-                for j in range(Hs):
-                    h_in[b, j] = states_h[t, b, j] * keep_h[b, j]   # recurrent dropout on h_{t-1}
-            np.dot(h_in[:n_t], W_hhT, a[:n_t])
-        elif n_t > 0:
-            np.dot(states_h[t, :n_t], W_hhT, a[:n_t])          # Zh = W_hh h_{t-1}, (n_t, G*H)
+        recurrent_product(states_h[t, :n_t], keep_h, has_keep, W_hhT, h_in, a[:n_t])   # W_hh (h_{t-1} * keep)
         for b in range(n_t):                                   # short loops over one row: each is vectorised
             a_row, g_row, c_prev = a[b], gates[t, b], states_c[t, b]
             c_row, tc_row, h_row = c[t, b], tanh_c[t, b], h[t, b]

@@ -5,7 +5,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ..ops import tanh_scalar
+from ..ops import recurrent_product, tanh_scalar
 from .recurrent import Recurrent
 
 
@@ -71,13 +71,7 @@ def rnn_forward_sweep(live, Xp, W_hh, b_hh, relu, u_h, has_update, keep_h, has_k
     W_hhT = W_hh.T
     for t in range(T):
         n_t = live[t]
-        if n_t > 0 and has_keep:
-            for b in range(n_t):
-                for j in range(H):
-                    h_in[b, j] = states_h[t, b, j] * keep_h[b, j]   # recurrent dropout
-            np.dot(h_in[:n_t], W_hhT, a[:n_t])
-        elif n_t > 0:
-            np.dot(states_h[t, :n_t], W_hhT, a[:n_t])
+        recurrent_product(states_h[t, :n_t], keep_h, has_keep, W_hhT, h_in, a[:n_t])   # W_hh (h_{t-1} * keep)
         for b in range(n_t, B):                                # not running: h_t = h_{t-1}
             states_h[t + 1, b] = states_h[t, b]
         for b in range(n_t):
