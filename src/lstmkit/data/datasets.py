@@ -46,7 +46,7 @@ def load_csv(path, column=None, date_column=None, fill=None):
 
     Blank lines are skipped; a UTF-8 byte-order mark and Windows line endings are accepted.
     """
-    raw = _read_bytes(path)
+    raw = read_bytes(path)
     return _parse_csv(raw, str(path), column=column, date_column=date_column, fill=fill)
 
 
@@ -67,17 +67,18 @@ def load_dataset(name):
     return _parse_csv(resource.read_bytes(), name, column=None, date_column=None, fill=None)
 
 
-def _read_bytes(path):
-    """The file's bytes, or a ValueError naming the path when it is not a readable file."""
+def read_bytes(path, kind="CSV"):
+    """The file's bytes, or a ValueError naming the path when it is not a readable file (`kind`: what the file
+    should be, for the message)."""
     try:
         path = os.fspath(path)
     except TypeError:
-        raise ValueError(f"path must be a str or os.PathLike pointing to a CSV file, got "
+        raise ValueError(f"path must be a str or os.PathLike pointing to a {kind} file, got "
                          f"{type(path).__name__}.") from None
     if not os.path.exists(path):
         raise ValueError(f"no such file: {path}")
     if os.path.isdir(path):
-        raise ValueError(f"{path} is a directory; pass the path of a CSV file inside it.")
+        raise ValueError(f"{path} is a directory; pass the path of a {kind} file inside it.")
     try:
         with open(path, "rb") as handle:
             return handle.read()

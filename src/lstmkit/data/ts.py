@@ -20,6 +20,8 @@ from importlib import resources
 
 import numpy as np
 
+from .datasets import read_bytes
+
 CLASSIFICATION_DATASETS = {
     "japanese-vowels": {
         "files": ("JapaneseVowels_TRAIN.ts.gz", "JapaneseVowels_TEST.ts.gz"),
@@ -62,21 +64,7 @@ def read_ts(path, classes=None):
     """Read a `.ts` classification file (plain or gzip). `classes`: the label strings to index `y` by (give the
     training set's `classes` when reading its test set, so that both use the same integers); None takes them
     from the file's `@classLabel` line."""
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise ValueError(f"path must be a str or os.PathLike pointing to a .ts file, got "
-                         f"{type(path).__name__}.") from None
-    if not os.path.exists(path):
-        raise ValueError(f"no such file: {path}")
-    if os.path.isdir(path):
-        raise ValueError(f"{path} is a directory; pass the path of a .ts file inside it.")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as err:
-        raise ValueError(f"could not read {path}: {err.strerror or err}.") from None
-    return parse_ts(raw, path, classes)
+    return parse_ts(read_bytes(path, ".ts"), os.fspath(path), classes)
 
 
 def load_ts_dataset(name):
