@@ -54,10 +54,10 @@ def render_table(title, columns, rows, print_fn=None):
     """Print a table (to the terminal, or through `print_fn`) and return it as plain text."""
     table = Table(title=escape(title))
     for i, name in enumerate(columns):
-        table.add_column(escape(name), justify="left" if i == 0 else "right")
+        table.add_column(escape(name), justify="left" if i == 0 else "right", no_wrap=i == 0)
     for row in rows:
         table.add_row(*(escape(str(cell)) for cell in row))
-    console = Console(width=100, record=True, file=io.StringIO() if print_fn else None)
+    console = Console(width=120, record=True, file=io.StringIO() if print_fn else None)
     console.print(table)
     text = console.export_text()
     if print_fn is not None:

@@ -5,8 +5,15 @@ from .common import print_table
 
 def cmd_datasets(args):
     from ..data import list_datasets
-    print_table("shipped data sets", ("name", "values", "description", "source"),
-                 [(d["name"], d["length"], d["description"], d["source"]) for d in list_datasets()])
+    from ..data.ts import CLASSIFICATION_DATASETS
+    from ..textgen import SHIPPED_TEXT, load_text
+    rows = [(d["name"], "train", f"{d['length']} values", d["description"], d["source"])
+            for d in list_datasets()]
+    rows += [(name, "classify", "", info["description"], info["source"])
+             for name, info in CLASSIFICATION_DATASETS.items()]
+    rows.append((SHIPPED_TEXT, "textgen", f"{len(load_text()):,} chars",
+                 "Shakespeare's Coriolanus and Richard III (the start of tiny Shakespeare)", "public domain"))
+    print_table("shipped data sets", ("name", "used by", "size", "description", "source"), rows)
 
 
 def cmd_gradcheck(args):
