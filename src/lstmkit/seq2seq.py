@@ -31,6 +31,7 @@ The bridge from the encoder's final states to the decoder's initial states (`bri
 """
 
 import copy
+import inspect
 
 import numpy as np
 
@@ -229,13 +230,13 @@ class Seq2Seq:
         return sum(layer.num_params() for layer in self.layers.values())
 
     def get_config(self):
-        def spec(layer):
-            return {"class": type(layer).__name__, "config": layer.get_config()}
-        return {"model": "Seq2Seq", "encoder": spec(self.encoder), "decoder": spec(self.decoder),
-                "src_vocab_size": self.src_vocab_size, "tgt_vocab_size": self.tgt_vocab_size,
-                "embedding_dim": self.embedding_dim, "bridge": self.bridge, "pad_id": self.pad_id,
-                "start_id": self.start_id, "end_id": self.end_id, "max_output_length": self.max_output_length,
-                "seed": self.seed}
+        """The constructor arguments, read back from the attributes of the same name (the two recurrent layers as
+        {"class", "config"} specs), tagged "model": "Seq2Seq" for lk.load."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        config = {name: getattr(self, name) for name in names}
+        for name in ("encoder", "decoder"):
+            config[name] = {"class": type(config[name]).__name__, "config": config[name].get_config()}
+        return {"model": "Seq2Seq", **config}
 
     # ---- the bridge -------------------------------------------------------------------------------------------
     def _bridge_forward(self, enc_states):
