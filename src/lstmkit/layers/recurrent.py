@@ -53,6 +53,7 @@ from ..validation import (
     check_array,
     check_feature_size,
     check_gradient_shape,
+    check_mask,
     check_positive_int,
     check_rate,
 )
@@ -505,14 +506,7 @@ class Recurrent(Layer):
         return tuple(checked)
 
     def _check_mask(self, mask, B, T):
-        if mask is None:
-            return None
-        mask = np.asarray(mask)
-        if mask.shape != (B, T):
-            raise ValueError(f"mask must have shape (B, T) = {(B, T)}, got {mask.shape}.")
-        if mask.dtype != bool:
-            raise TypeError(f"mask must be a bool array (True on real steps), got dtype {mask.dtype}.")
-        return mask.T[:, :, None].astype(self.dtype)              # (T, B, 1)
+        return None if mask is None else check_mask(mask, B, T).astype(self.dtype)   # (T, B, 1)
 
     def _split_dout(self, dout, B):
         """Return the output gradient and per-state final-state gradients (fresh arrays, (L*D, B, H) each)."""
