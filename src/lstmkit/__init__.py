@@ -14,11 +14,13 @@ from .gradcheck import gradcheck
 from .io import load_model as load
 from .model import EarlyStopping, History, Sequential
 from .seq2seq import Seq2Seq
+from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
 __all__ = ["Sequential", "Seq2Seq", "EarlyStopping", "History", "load", "gradcheck", "layers", "losses", "metrics",
-           "optim", "data", "diagnostics", "rtrl", "interop", "export", "experiments"]
+           "optim", "data", "diagnostics", "rtrl", "interop", "export", "experiments", "set_num_threads",
+           "get_num_threads"]
 
 
 def __getattr__(name):

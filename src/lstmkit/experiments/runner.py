@@ -34,7 +34,7 @@ from .tasks import generate, get_task
 CELLS = {"rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
 CELL_COST = {"rnn": 1, "gru": 3, "lstm": 4}          # rough relative cost of a step, to start long runs first
 BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "LSTMKIT_NUM_THREADS")
 
 
 def _opt(default, help):

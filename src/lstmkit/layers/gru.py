@@ -3,9 +3,7 @@
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
-
-from ..ops import recurrent_product, sigmoid, sigmoid_scalar, tanh_scalar
+from ..ops import kernel, recurrent_product, sigmoid, sigmoid_scalar, tanh_scalar
 from .recurrent import Recurrent
 
 
@@ -69,34 +67,35 @@ class GRU(Recurrent):
         np.multiply(dn_pre, r, out=da[:, 2 * H:])               # d a_n = dn_pre * r
         return (dh * z,)                                        # h_{t-1} also enters h_t directly, weighted by z
 
-    def sweep_forward(self, s, live, Xp, W_hh, b_hh, update, keep, states, rec):
-        gru_forward_sweep(live, Xp, W_hh, b_hh, *update, *keep, *states, *rec)
+    def sweep_forward(self, s, lo, hi, live, Xp, W_hh, b_hh, update, keep, states, rec):
+        gru_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, *update, *keep, *states, *rec)
 
-    def sweep_backward(self, s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
-        return gru_backward_sweep(live, dy, *dstate_T, *update, *keep, W_hh, sweep.states[0], sweep.record.gates,
+    def sweep_backward(self, s, lo, hi, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
+        return gru_backward_sweep(lo, hi, live, dy, *dstate_T, *update, *keep, W_hh, sweep.states[0], sweep.record.gates,
                                   sweep.record.a_n, dXp, dA)
 
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
-@njit(cache=True, error_model="numpy")
-def gru_forward_sweep(live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, states_h, gates, a_n, h):
-    """live (T,): rows b < live[t] step at t, the others (the batch sorted by length) carry their state;
-    Xp (T, B, 3H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's update gate, keep_h (B, H) the
+@kernel
+def gru_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, states_h, gates, a_n, h):
+    """Rows lo .. hi-1 of the batch (threads.py); live (T,): rows b < live[t] step at t, the others (the batch
+    sorted by length) carry their state; Xp (T, B, 3H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's update gate, keep_h (B, H) the
     recurrent-dropout mask (both empty when absent); states_h (T+1, B, H) with [0] the initial state; fills the
     record (gates r, z, n and a_n = W_hn h_{t-1} + b_hn) and the carried states."""
-    T, B, GH = Xp.shape
+    T, GH = Xp.shape[0], Xp.shape[2]
     H = GH // 3
-    a = np.empty((B, GH), Xp.dtype)
-    h_in = np.empty((B, H), Xp.dtype)
+    a = np.empty((hi - lo, GH), Xp.dtype)
+    h_in = np.empty((hi - lo, H), Xp.dtype)
     one = np.ones(1, Xp.dtype)[0]                              # 1 in the arrays' dtype: float32 math stays float32
-    W_hhT = W_hh.T
+    W_hhT = np.ascontiguousarray(W_hh.T)                       # (H, 3H) rows contiguous: the faster GEMM
     for t in range(T):
-        n_t = live[t]
-        recurrent_product(states_h[t, :n_t], keep_h, has_keep, W_hhT, h_in, a[:n_t])   # W_hh (h_{t-1} * keep)
-        for b in range(n_t, B):                                # not running: h_t = h_{t-1}
+        n_t = max(lo, min(hi, live[t]))                        # rows lo .. n_t - 1 run at step t
+        recurrent_product(states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in, a[:n_t - lo])   # W_hh h_{t-1}
+        for b in range(n_t, hi):                               # not running: h_t = h_{t-1}
             states_h[t + 1, b] = states_h[t, b]
-        for b in range(n_t):                                   # short loops over one row: each is vectorised
-            x_row, a_row, g_row, an_row, h_row, h_prev = Xp[t, b], a[b], gates[t, b], a_n[t, b], h[t, b], states_h[t, b]
+        for b in range(lo, n_t):                                   # short loops over one row: each is vectorised
+            x_row, a_row, g_row, an_row = Xp[t, b], a[b - lo], gates[t, b], a_n[t, b]
+            h_row, h_prev = h[t, b], states_h[t, b]
             for j in range(2 * H):                             # r, z = sigma(x_rz + a_rz)
                 g_row[j] = sigmoid_scalar(x_row[j] + a_row[j] + b_hh[j])
             for j in range(H):
@@ -113,34 +112,35 @@ def gru_forward_sweep(live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, s
                     states_h[t + 1, b, j] = h_row[j]
 
 
-@njit(cache=True, error_model="numpy")
-def gru_backward_sweep(live, dy, dh_T, u_h, has_update, keep_h, has_keep, W_hh, states_h, gates, a_n, dXp, dA):
-    """Mirror of gru_forward_sweep: dy (T, B, H) on the outputs (already times the mask); writes
+@kernel
+def gru_backward_sweep(lo, hi, live, dy, dh_T, u_h, has_update, keep_h, has_keep, W_hh, states_h, gates, a_n, dXp, dA):
+    """Mirror of gru_forward_sweep (rows lo .. hi-1): dy (T, B, H) on the outputs (already times the mask); writes
     dXp = dL/d(W_ih x + b_ih) and dA = dL/d(W_hh h + b_hh), (T, B, 3H) (zero on rows b >= live[t], through
-    which dh passes unchanged), and returns dh_0."""
+    which dh passes unchanged), and returns dh_0 (valid in rows lo .. hi-1)."""
     T, B, GH = dXp.shape
     H = GH // 3
     dh = dh_T.copy()
     dh_rec = np.empty((B, H), dXp.dtype)
+    one = np.ones(1, dXp.dtype)[0]                             # 1 in the arrays' dtype: float32 math stays float32
     for t in range(T - 1, -1, -1):
-        n_t = live[t]
-        for b in range(n_t, B):                                # not running at t: no gradient of step t
+        n_t = max(lo, min(hi, live[t]))                        # rows lo .. n_t - 1 ran at step t
+        for b in range(n_t, hi):                               # not running at t: no gradient of step t
             dXp[t, b], dA[t, b] = 0.0, 0.0
-        if n_t == 0:
+        if n_t == lo:
             continue
-        for b in range(n_t):
+        for b in range(lo, n_t):
             for j in range(H):
                 total = dh[b, j] + dy[t, b, j]                 # dL/dh_t
                 dh_t = u_h[t, b, j] * total if has_update else total   # dL/d(candidate h_t)
                 r, z, n = gates[t, b, j], gates[t, b, H + j], gates[t, b, 2 * H + j]
-                dn_pre = dh_t * (1.0 - z) * (1.0 - n * n)
-                dr_pre = dn_pre * a_n[t, b, j] * r * (1.0 - r)
-                dz_pre = dh_t * (states_h[t, b, j] - n) * z * (1.0 - z)
+                dn_pre = dh_t * (one - z) * (one - n * n)
+                dr_pre = dn_pre * a_n[t, b, j] * r * (one - r)
+                dz_pre = dh_t * (states_h[t, b, j] - n) * z * (one - z)
                 dXp[t, b, j], dXp[t, b, H + j], dXp[t, b, 2 * H + j] = dr_pre, dz_pre, dn_pre
                 dA[t, b, j], dA[t, b, H + j], dA[t, b, 2 * H + j] = dr_pre, dz_pre, dn_pre * r
                 dh[b, j] = dh_t * z + (total - dh_t)           # the direct path z * dh, plus weight 1 - u
-        np.dot(dA[t, :n_t], W_hh, dh_rec[:n_t])               # + dA_t W_hh (times the dropout mask)
-        for b in range(n_t):
+        np.dot(dA[t, lo:n_t], W_hh, dh_rec[lo:n_t])           # + dA_t W_hh (times the dropout mask)
+        for b in range(lo, n_t):
             for j in range(H):
                 dh[b, j] += dh_rec[b, j] * keep_h[b, j] if has_keep else dh_rec[b, j]
     return (dh,)

@@ -7,9 +7,7 @@ M. I. Jordan, "Serial order: a parallel distributed processing approach", ICS Re
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
-
-from ..ops import sigmoid, sigmoid_scalar, tanh_scalar
+from ..ops import kernel, sigmoid, sigmoid_scalar, tanh_scalar
 from ..validation import (
     check_array,
     check_feature_size,
@@ -233,7 +231,7 @@ class JordanRNN(Layer):
 
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
-@njit(cache=True, error_model="numpy")
+@kernel
 def jordan_forward_sweep(Xp, W_ho, W_hy, b_hy, phi, mask, has_mask, context, h, y):
     """Xp (T, B, H) = W_ih x_t + b for all t; context (T+1, B, O) with [0] = y_0. Fills h, y and the context."""
     T, B, H = Xp.shape
@@ -264,7 +262,7 @@ def jordan_forward_sweep(Xp, W_ho, W_hy, b_hy, phi, mask, has_mask, context, h, 
                     context[t + 1, b, k] = y_t
 
 
-@njit(cache=True, error_model="numpy")
+@kernel
 def jordan_backward_sweep(dY, dcontext_T, phi, mask, has_mask, W_ho, W_hy, h, y, dz, da):
     """Mirror of jordan_forward_sweep: dY (T, B, O) the output gradients, dcontext_T (B, O) that of y_T; writes
     dz (T, B, O) and da (T, B, H) and returns dL/dy_0."""

@@ -5,55 +5,61 @@ fused: one GEMM and one pass over (B, H) per step, no allocation inside the time
 Dimension letters: T time, B batch, H cell units, Hs = P (proj_size) or H the width of h, G*H the gate vector.
 Absent options arrive as empty arrays with a flag (`has_update`, `has_keep`, `ln`), so that one compiled
 specialisation per dtype serves every variant.
+
+The gate non-linearities are one formula, `act(z) = s tanh(s z) + 1 - s` per gate entry: s = 1/2 gives
+sigma(z) = (1 + tanh(z / 2)) / 2 (i, f, o) and s = 1 gives tanh(z) (g), so that one loop over the G*H entries of
+a row adds the three terms of H_t and makes every gate (about 2x faster than a loop per block).
 """
 
 import numpy as np
-from numba import njit
-
-from ..ops import normalise_row, normalise_row_backward, recurrent_product, sigmoid_scalar, tanh_scalar
+from ..ops import kernel, normalise_row, normalise_row_backward, recurrent_product, sigmoid_scalar, tanh_scalar
 
 STANDARD, NO_FORGET, COUPLED = 0, 1, 2          # how f_t is made: its own gate, f_t = 1, f_t = 1 - i_t
 
 
-@njit(cache=True, error_model="numpy")
-def lstm_forward_sweep(live, Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep, ln, gamma_hh,
-                       gamma_c, beta_c, states_h, states_c, gates, c, tanh_c, h, h_proj, a_hat, a_rstd, c_hat,
-                       c_rstd):
-    """live (T,) the number of running sequences at step t: rows b < live[t] step, the others (finished or not
-    started, the batch sorted by length) carry their state and record zeros; Xp (T, B, G*H) the input term for
-    all t; P (3, H) the peepholes p_i, p_f, p_o (zeros if none); W_hr (P, H) the projection ((0, H) if none);
-    u_h/u_c (T, B, .) the update gates; keep_h (B, Hs) the recurrent-dropout mask; with `ln` the gains gamma_hh
-    (G*H,), gamma_c (H,) and shift beta_c (H,) of LN_hh and LN_c. states_h/states_c (T+1, B, .) with [0] the
-    initial state. Fills the record arrays and the carried states."""
-    T, B, GH = Xp.shape
+@kernel
+def lstm_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, P, peephole, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep, ln,
+                       gamma_hh, gamma_c, beta_c, states_h, states_c, gates, c, tanh_c, h, h_proj, a_hat, a_rstd,
+                       c_hat, c_rstd):
+    """Rows lo .. hi-1 of the batch (threads.py); live (T,) the number of running sequences at step t: rows
+    b < live[t] step, the others (finished or not started, the batch sorted by length) carry their state and
+    record zeros; Xp (T, B, G*H) the input term for
+    all t; P (3, H) the peepholes p_i, p_f, p_o (zeros if none, and then `peephole` False); W_hr (P, H) the
+    projection ((0, H) if none); u_h/u_c (T, B, .) the update gates; keep_h (B, Hs) the recurrent-dropout mask;
+    with `ln` the gains gamma_hh (G*H,), gamma_c (H,) and shift beta_c (H,) of LN_hh and LN_c. states_h/states_c
+    (T+1, B, .) with [0] the initial state. Fills the record arrays and the carried states."""
+    T, GH = Xp.shape[0], Xp.shape[2]
     H, Hs = P.shape[1], states_h.shape[2]
     proj = W_hr.shape[0] > 0
     oi, of, og, oo = (0, H, 2 * H, 3 * H) if mode == STANDARD else (0, 0, H, 2 * H)
-    a = np.empty((B, GH), Xp.dtype)
-    h_in = np.empty((B, Hs), Xp.dtype)
+    a = np.empty((hi - lo, GH), Xp.dtype)
+    h_in = np.empty((hi - lo, Hs), Xp.dtype)
     one = np.ones(1, Xp.dtype)[0]                              # 1 in the arrays' dtype: float32 math stays float32
-    W_hhT, W_hrT = W_hh.T, W_hr.T
+    scale = np.full(GH, 0.5, Xp.dtype)                         # act(z) = s tanh(s z) + 1 - s (module docstring)
+    scale[og:og + H] = 1.0
+    shift = one - scale
+    early = oo if peephole else GH                             # gates made before c_t (o waits for p_o c_t)
+    W_hhT, W_hrT = np.ascontiguousarray(W_hh.T), W_hr.T        # (Hs, G*H) rows contiguous: the faster GEMM
     for t in range(T):
-        n_t = live[t]
-        recurrent_product(states_h[t, :n_t], keep_h, has_keep, W_hhT, h_in, a[:n_t])   # W_hh (h_{t-1} * keep)
-        for b in range(n_t):                                   # short loops over one row: each is vectorised
-            a_row, g_row, c_prev = a[b], gates[t, b], states_c[t, b]
+        n_t = max(lo, min(hi, live[t]))                        # rows lo .. n_t - 1 run at step t
+        recurrent_product(states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in, a[:n_t - lo])   # W_hh h_{t-1}
+        for b in range(lo, n_t):                               # short loops over one row: each is vectorised
+            a_row, g_row, c_prev = a[b - lo], gates[t, b], states_c[t, b]
             c_row, tc_row, h_row = c[t, b], tanh_c[t, b], h[t, b]
             if ln:                                             # LN_hh(Zh) = gamma_hh * Zh_hat
                 a_rstd[t, b, 0] = normalise_row(a_row, a_hat[t, b])
                 for j in range(GH):
                     a_row[j] = gamma_hh[j] * a_hat[t, b, j]
-            x_row = Xp[t, b]
-            for j in range(GH):                                # H_t = input term + recurrent term + b_hh
-                g_row[j] = x_row[j] + a_row[j] + b_hh[j]
-            for j in range(H):                                 # i = sigma(H_t[i] + p_i c_{t-1})
-                g_row[oi + j] = sigmoid_scalar(g_row[oi + j] + P[0, j] * c_prev[j])
-            for j in range(og, og + H):                        # g = tanh(H_t[g])
-                g_row[j] = tanh_scalar(g_row[j])
-            if mode == STANDARD:                               # f = sigma(H_t[f] + p_f c_{t-1})
+            if peephole:                                       # + p_i c_{t-1}, p_f c_{t-1} (f: STANDARD only)
                 for j in range(H):
-                    g_row[of + j] = sigmoid_scalar(g_row[of + j] + P[1, j] * c_prev[j])
-                for j in range(H):                             # c_t = f c_{t-1} + i g
+                    a_row[oi + j] += P[0, j] * c_prev[j]
+                    a_row[of + j] += P[1, j] * c_prev[j]
+            x_row = Xp[t, b]
+            for j in range(early):                             # i, f, g, o = act(H_t)
+                z = x_row[j] + a_row[j] + b_hh[j]              # H_t = input term + recurrent term + b_hh
+                g_row[j] = scale[j] * tanh_scalar(scale[j] * z) + shift[j]
+            if mode == STANDARD:                               # c_t = f c_{t-1} + i g
+                for j in range(H):
                     c_row[j] = g_row[of + j] * c_prev[j] + g_row[oi + j] * g_row[og + j]
             elif mode == COUPLED:                              # f = 1 - i
                 for j in range(H):
@@ -61,8 +67,9 @@ def lstm_forward_sweep(live, Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update
             else:                                              # f = 1
                 for j in range(H):
                     c_row[j] = c_prev[j] + g_row[oi + j] * g_row[og + j]
-            for j in range(H):                                 # o = sigma(H_t[o] + p_o c_t)
-                g_row[oo + j] = sigmoid_scalar(g_row[oo + j] + P[2, j] * c_row[j])
+            if peephole:                                       # o = sigma(H_t[o] + p_o c_t)
+                for j in range(H):
+                    g_row[oo + j] = sigmoid_scalar(x_row[oo + j] + a_row[oo + j] + b_hh[oo + j] + P[2, j] * c_row[j])
             if has_update:
                 for j in range(H):
                     states_c[t + 1, b, j] = c_prev[j] + u_c[t, b, j] * (c_row[j] - c_prev[j])
@@ -76,10 +83,10 @@ def lstm_forward_sweep(live, Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update
             else:
                 for j in range(H):
                     tc_row[j] = c_row[j]
-            for j in range(H):
-                tc_row[j] = tanh_scalar(tc_row[j])
             for j in range(H):                                 # h_t = o * tanh(q_t)
-                h_row[j] = g_row[oo + j] * tc_row[j]
+                tc = tanh_scalar(tc_row[j])
+                tc_row[j] = tc
+                h_row[j] = g_row[oo + j] * tc
             if not proj:
                 if has_update:
                     for j in range(H):
@@ -87,13 +94,13 @@ def lstm_forward_sweep(live, Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update
                 else:
                     for j in range(H):
                         states_h[t + 1, b, j] = h_row[j]
-        if proj and n_t > 0:
-            np.dot(h[t, :n_t], W_hrT, h_proj[t, :n_t])         # h_t = W_hr (o * tanh(q_t)), (n_t, P)
-            for b in range(n_t):
+        if proj and n_t > lo:
+            np.dot(h[t, lo:n_t], W_hrT, h_proj[t, lo:n_t])     # h_t = W_hr (o * tanh(q_t))
+            for b in range(lo, n_t):
                 for j in range(Hs):
                     h_t, h_prev = h_proj[t, b, j], states_h[t, b, j]
                     states_h[t + 1, b, j] = h_prev + u_h[t, b, j] * (h_t - h_prev) if has_update else h_t
-        for b in range(n_t, B):                                # not running: s_t = s_{t-1}, a zero record
+        for b in range(n_t, hi):                               # not running: s_t = s_{t-1}, a zero record
             states_h[t + 1, b] = states_h[t, b]
             states_c[t + 1, b] = states_c[t, b]
             gates[t, b] = 0.0
@@ -102,13 +109,14 @@ def lstm_forward_sweep(live, Xp, W_hh, b_hh, P, W_hr, mode, u_h, u_c, has_update
                 a_hat[t, b], a_rstd[t, b], c_hat[t, b], c_rstd[t, b] = 0.0, 0.0, 0.0, 0.0
 
 
-@njit(cache=True, error_model="numpy")
-def lstm_backward_sweep(live, dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep, W_hh, ln, gamma_hh,
-                        gamma_c, states_c, gates, tanh_c, a_hat, a_rstd, c_hat, c_rstd, dq, dh_proj, dXp, dZh):
-    """Mirror of lstm_forward_sweep: dy (T, B, Hs) on the outputs (already times the mask), dh_T/dc_T on the final
-    states; writes dXp (T, B, G*H) = dH_t, dZh = dL/d(W_hh h_{t-1}) (the same array as dXp without `ln`), dh_proj
-    with a projection and dq = dL/dq_t with `ln`; rows b >= live[t] get zero gradients and pass dh, dc through
-    unchanged; returns the gradients (dh_0, dc_0)."""
+@kernel
+def lstm_backward_sweep(lo, hi, live, dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep, W_hh,
+                        ln, gamma_hh, gamma_c, states_c, gates, tanh_c, a_hat, a_rstd, c_hat, c_rstd, dq, dh_proj, dXp,
+                        dZh):
+    """Mirror of lstm_forward_sweep (rows lo .. hi-1): dy (T, B, Hs) on the outputs (already times the mask),
+    dh_T/dc_T on the final states; writes dXp (T, B, G*H) = dH_t, dZh = dL/d(W_hh h_{t-1}) (the same array as
+    dXp without `ln`), dh_proj with a projection and dq = dL/dq_t with `ln`; rows b >= live[t] get zero gradients
+    and pass dh, dc through unchanged; returns the gradients (dh_0, dc_0), valid in rows lo .. hi-1."""
     T, B, GH = dXp.shape
     H, Hs = P.shape[1], dh_T.shape[1]
     proj = W_hr.shape[0] > 0
@@ -120,14 +128,14 @@ def lstm_backward_sweep(live, dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_updat
     scaled = np.empty(GH, dXp.dtype)                           # a gradient times an LN gain, row by row
     one = np.ones(1, dXp.dtype)[0]                             # 1 in the arrays' dtype: float32 math stays float32
     for t in range(T - 1, -1, -1):
-        n_t = live[t]
-        for b in range(n_t, B):                                # not running at t: no gradient of step t
+        n_t = max(lo, min(hi, live[t]))                        # rows lo .. n_t - 1 ran at step t
+        for b in range(n_t, hi):                               # not running at t: no gradient of step t
             dXp[t, b], dZh[t, b], dh_proj[t, b] = 0.0, 0.0, 0.0
             if ln:
                 dq[t, b] = 0.0
-        if n_t == 0:
+        if n_t == lo:
             continue
-        for b in range(n_t):
+        for b in range(lo, n_t):
             for j in range(Hs):
                 total = dh[b, j] + dy[t, b, j]                 # dL/dh_t
                 dcand = u_h[t, b, j] * total if has_update else total
@@ -137,8 +145,8 @@ def lstm_backward_sweep(live, dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_updat
                 else:
                     dr[b, j] = dcand
         if proj:
-            np.dot(dh_proj[t, :n_t], W_hr, dr[:n_t])           # back through h_t = W_hr (o * tanh(q_t))
-        for b in range(n_t):
+            np.dot(dh_proj[t, lo:n_t], W_hr, dr[lo:n_t])       # back through h_t = W_hr (o * tanh(q_t))
+        for b in range(lo, n_t):
             for j in range(H):                                 # dL/dq_t = dh * o * (1 - tanh(q_t)^2)
                 tc = tanh_c[t, b, j]
                 dq_t = dr[b, j] * gates[t, b, oo + j] * (one - tc * tc)
@@ -177,8 +185,8 @@ def lstm_backward_sweep(live, dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_updat
                 for j in range(GH):
                     scaled[j] = dXp[t, b, j] * gamma_hh[j]
                 normalise_row_backward(scaled, a_hat[t, b], a_rstd[t, b, 0], dZh[t, b])
-        np.dot(dZh[t, :n_t], W_hh, dh_rec[:n_t])               # dh_{t-1} += dZh_t W_hh (times the dropout mask)
-        for b in range(n_t):
+        np.dot(dZh[t, lo:n_t], W_hh, dh_rec[lo:n_t])           # dh_{t-1} += dZh_t W_hh (times the dropout mask)
+        for b in range(lo, n_t):
             for j in range(Hs):
                 dh[b, j] += dh_rec[b, j] * keep_h[b, j] if has_keep else dh_rec[b, j]
     return dh, dc

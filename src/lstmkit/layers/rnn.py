@@ -3,9 +3,7 @@
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
-
-from ..ops import recurrent_product, tanh_scalar
+from ..ops import kernel, recurrent_product, tanh_scalar
 from .recurrent import Recurrent
 
 
@@ -51,60 +49,60 @@ class SimpleRNN(Recurrent):
             np.multiply(dh, h > 0.0, out=dxp)                   # relu' = [h > 0]
         return (None,)
 
-    def sweep_forward(self, s, live, Xp, W_hh, b_hh, update, keep, states, rec):
-        rnn_forward_sweep(live, Xp, W_hh, b_hh, self.nonlinearity == "relu", *update, *keep, *states, *rec)
+    def sweep_forward(self, s, lo, hi, live, Xp, W_hh, b_hh, update, keep, states, rec):
+        rnn_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, self.nonlinearity == "relu", *update, *keep, *states, *rec)
 
-    def sweep_backward(self, s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
-        return rnn_backward_sweep(live, dy, *dstate_T, self.nonlinearity == "relu", *update, *keep, W_hh,
+    def sweep_backward(self, s, lo, hi, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
+        return rnn_backward_sweep(lo, hi, live, dy, *dstate_T, self.nonlinearity == "relu", *update, *keep, W_hh,
                                   sweep.record.h, dXp)
 
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
-@njit(cache=True, error_model="numpy")
-def rnn_forward_sweep(live, Xp, W_hh, b_hh, relu, u_h, has_update, keep_h, has_keep, states_h, h):
-    """live (T,): rows b < live[t] step at t, the others (the batch sorted by length) carry their state;
-    Xp (T, B, H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's update gate, keep_h (B, H) the
+@kernel
+def rnn_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, relu, u_h, has_update, keep_h, has_keep, states_h, h):
+    """Rows lo .. hi-1 of the batch (threads.py); live (T,): rows b < live[t] step at t, the others (the batch
+    sorted by length) carry their state; Xp (T, B, H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's update gate, keep_h (B, H) the
     recurrent-dropout mask (both empty when absent); fills h (the candidates) and the carried states."""
-    T, B, H = Xp.shape
-    a = np.empty((B, H), Xp.dtype)
-    h_in = np.empty((B, H), Xp.dtype)
-    W_hhT = W_hh.T
+    T, H = Xp.shape[0], Xp.shape[2]
+    a = np.empty((hi - lo, H), Xp.dtype)
+    h_in = np.empty((hi - lo, H), Xp.dtype)
+    W_hhT = np.ascontiguousarray(W_hh.T)                       # (H, H) rows contiguous: the faster GEMM
     for t in range(T):
-        n_t = live[t]
-        recurrent_product(states_h[t, :n_t], keep_h, has_keep, W_hhT, h_in, a[:n_t])   # W_hh (h_{t-1} * keep)
-        for b in range(n_t, B):                                # not running: h_t = h_{t-1}
+        n_t = max(lo, min(hi, live[t]))                        # rows lo .. n_t - 1 run at step t
+        recurrent_product(states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in, a[:n_t - lo])   # W_hh h_{t-1}
+        for b in range(n_t, hi):                               # not running: h_t = h_{t-1}
             states_h[t + 1, b] = states_h[t, b]
-        for b in range(n_t):
+        for b in range(lo, n_t):
             for j in range(H):
-                pre = Xp[t, b, j] + a[b, j] + b_hh[j]
+                pre = Xp[t, b, j] + a[b - lo, j] + b_hh[j]
                 h_t = max(pre, 0.0) if relu else tanh_scalar(pre)
                 h[t, b, j] = h_t
                 h_prev = states_h[t, b, j]
                 states_h[t + 1, b, j] = h_prev + u_h[t, b, j] * (h_t - h_prev) if has_update else h_t
 
 
-@njit(cache=True, error_model="numpy")
-def rnn_backward_sweep(live, dy, dh_T, relu, u_h, has_update, keep_h, has_keep, W_hh, h, dXp):
-    """Mirror of rnn_forward_sweep: dy (T, B, H) on the outputs (already times the mask); writes dXp (= dA) and
-    returns dh_0; rows b >= live[t] get zero gradients and pass dh through unchanged."""
+@kernel
+def rnn_backward_sweep(lo, hi, live, dy, dh_T, relu, u_h, has_update, keep_h, has_keep, W_hh, h, dXp):
+    """Mirror of rnn_forward_sweep (rows lo .. hi-1): dy (T, B, H) on the outputs (already times the mask);
+    writes dXp (= dA) and returns dh_0 (valid in rows lo .. hi-1); rows b >= live[t] get zero gradients and pass dh through unchanged."""
     T, B, H = dXp.shape
     dh = dh_T.copy()
     dh_rec = np.empty((B, H), dXp.dtype)
     for t in range(T - 1, -1, -1):
-        n_t = live[t]
-        for b in range(n_t, B):                                # not running at t: no gradient of step t
+        n_t = max(lo, min(hi, live[t]))                        # rows lo .. n_t - 1 ran at step t
+        for b in range(n_t, hi):                               # not running at t: no gradient of step t
             dXp[t, b] = 0.0
-        if n_t == 0:
+        if n_t == lo:
             continue
-        for b in range(n_t):
+        for b in range(lo, n_t):
             for j in range(H):
                 total = dh[b, j] + dy[t, b, j]                 # dL/dh_t
                 dh_t = u_h[t, b, j] * total if has_update else total
                 h_t = h[t, b, j]
                 dXp[t, b, j] = dh_t * (1.0 if h_t > 0.0 else 0.0) if relu else dh_t * (1.0 - h_t * h_t)
                 dh[b, j] = total - dh_t                        # h_{t-1} enters h_t with weight 1 - u
-        np.dot(dXp[t, :n_t], W_hh, dh_rec[:n_t])
-        for b in range(n_t):
+        np.dot(dXp[t, lo:n_t], W_hh, dh_rec[lo:n_t])
+        for b in range(lo, n_t):
             for j in range(H):
                 dh[b, j] += dh_rec[b, j] * keep_h[b, j] if has_keep else dh_rec[b, j]
     return (dh,)

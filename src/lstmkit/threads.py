@@ -1,0 +1,94 @@
+"""Batch rows on several threads: the parallelism of the compiled sweeps.
+
+Within one layer and direction the rows of a batch are independent sequences, so a compiled sweep (Numba, `nogil`)
+can run rows lo .. hi-1 on each of a few threads, all T steps at once, with no synchronisation per step. Each
+thread's per-step GEMM then calls BLAS itself, so the BLAS that Numba's np.dot calls (SciPy's OpenBLAS, not
+NumPy's) is held to one thread meanwhile; otherwise every thread would start BLAS threads of its own on the same
+cores. Where that library cannot be found (a SciPy built against another BLAS) sweeps stay on one thread.
+Small problems stay on the calling thread too: handing work to a thread costs tens of microseconds.
+
+`set_num_threads(n)` / `get_num_threads()`; the default is the environment variable LSTMKIT_NUM_THREADS, else the
+number of CPUs this process may run on (the experiment runner gives each worker process one thread). The
+number of threads changes only how rows are grouped into GEMMs, so results agree to rounding (float32 ~1e-7).
+"""
+
+import ctypes
+import glob
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from .validation import check_positive_int
+
+MIN_ROWS = 4                 # rows per thread at least
+MIN_WORK = 1 << 22           # multiply-adds of the per-step GEMMs of a sweep (T B G*H Hs) below which one thread runs
+
+_state = {"threads": None, "pool": None, "workers": 0, "blas": None}
+_lock = threading.Lock()
+
+
+def set_num_threads(n):
+    """Use up to n threads per compiled sweep (1: no threads)."""
+    _state["threads"] = check_positive_int(n, "number of threads")
+
+
+def get_num_threads():
+    if _state["threads"] is None:
+        env = os.environ.get("LSTMKIT_NUM_THREADS")
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        value = int(env) if env and env.strip().isdigit() else env      # a non-number is named in the error
+        _state["threads"] = check_positive_int(value, "LSTMKIT_NUM_THREADS") if env else cpus
+    return _state["threads"]
+
+
+def row_ranges(B, work):
+    """The (lo, hi) row ranges of a batch of B rows for a sweep of `work` multiply-adds: one per thread."""
+    n = min(get_num_threads(), B // MIN_ROWS) if work >= MIN_WORK else 1
+    if n <= 1 or _blas_threads() is None:
+        return [(0, B)]
+    bounds = [B * k // n for k in range(n + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def run_rows(sweep, B, work):
+    """Call sweep(lo, hi) for the row ranges of row_ranges(B, work), concurrently; return [(lo, hi, result)]."""
+    ranges = row_ranges(B, work)
+    if len(ranges) == 1:
+        return [(0, B, sweep(0, B))]
+    get, set_ = _blas_threads()
+    with _lock:
+        if _state["workers"] < len(ranges) - 1:
+            _state["pool"] = ThreadPoolExecutor(len(ranges) - 1, thread_name_prefix="lstmkit")
+            _state["workers"] = len(ranges) - 1
+        pool = _state["pool"]
+        before = get()
+        set_(1)
+        try:
+            futures = [pool.submit(sweep, lo, hi) for lo, hi in ranges[1:]]
+            first = sweep(*ranges[0])                          # the calling thread takes the first rows
+            results = [first] + [f.result() for f in futures]
+        finally:
+            set_(before)
+    return [(lo, hi, result) for (lo, hi), result in zip(ranges, results)]
+
+
+def _blas_threads():
+    """(get_num_threads, set_num_threads) of the OpenBLAS bundled with SciPy, found once; None if there is none."""
+    if _state["blas"] is None:
+        _state["blas"] = ()
+        try:
+            import scipy
+        except ImportError:
+            return None
+        libs = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
+        for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
+            lib = ctypes.CDLL(path)
+            for prefix in ("scipy_openblas_", "openblas_"):
+                if hasattr(lib, prefix + "set_num_threads") and hasattr(lib, prefix + "get_num_threads"):
+                    set_ = getattr(lib, prefix + "set_num_threads")
+                    set_.argtypes = [ctypes.c_int]
+                    _state["blas"] = (getattr(lib, prefix + "get_num_threads"), set_)
+                    break
+            if _state["blas"]:
+                break
+    return _state["blas"] or None
