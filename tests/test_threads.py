@@ -23,6 +23,7 @@ def many_threads(monkeypatch):
     """Split every batch, however small, into up to 3 row ranges."""
     monkeypatch.setattr(threads, "MIN_WORK", 0)
     monkeypatch.setattr(threads, "MIN_ROWS", 1)
+    monkeypatch.setattr(threads, "MAX_STEP_WORK", 1 << 62)
     before = threads.get_num_threads()
     yield
     threads.set_num_threads(before)
@@ -52,7 +53,7 @@ def test_threads_give_the_same_results(many_threads, name, mask_kind):
             "general": rng.random((B, T)) < 0.7}[mask_kind]
     one = _run(CASES[name], 1, x, mask, "float64")
     threads.set_num_threads(3)
-    assert len(threads.row_ranges(B, 1)) == 3                  # the split really happens
+    assert len(threads.row_ranges(B, T, 1)) == 3               # the split really happens
     many = _run(CASES[name], 3, x, mask, "float64")
     for a, b in zip(one[:3], many[:3]):
         if a is not None:
@@ -80,11 +81,12 @@ def test_row_ranges_cover_the_batch_once():
     threads.set_num_threads(3)
     try:
         for B in (1, 4, 12, 13, 100):
-            ranges = threads.row_ranges(B, threads.MIN_WORK)
+            ranges = threads.row_ranges(B, 1, threads.MIN_WORK)
             rows = [r for lo, hi in ranges for r in range(lo, hi)]
             assert rows == list(range(B))
             assert len(ranges) <= 3 and all(hi - lo >= threads.MIN_ROWS for lo, hi in ranges[1:] or [])
-        assert threads.row_ranges(100, threads.MIN_WORK - 1) == [(0, 100)]      # small work: one thread
+        assert threads.row_ranges(100, 1, threads.MIN_WORK - 1) == [(0, 100)]   # small work: one thread
+        assert threads.row_ranges(100, 1, threads.MAX_STEP_WORK + 1) == [(0, 100)]   # large GEMMs: BLAS threads
     finally:
         threads.set_num_threads(before)
 

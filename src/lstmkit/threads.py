@@ -5,7 +5,10 @@ can run rows lo .. hi-1 on each of a few threads, all T steps at once, with no s
 thread's per-step GEMM then calls BLAS itself, so the BLAS that Numba's np.dot calls (SciPy's OpenBLAS, not
 NumPy's) is held to one thread meanwhile; otherwise every thread would start BLAS threads of its own on the same
 cores. Where that library cannot be found (a SciPy built against another BLAS) sweeps stay on one thread.
-Small problems stay on the calling thread too: handing work to a thread costs tens of microseconds.
+Two kinds of problem stay on the calling thread: small ones (handing work to a thread costs tens of microseconds)
+and those whose per-step GEMM is large, where one multi-threaded BLAS call per step beats one single-threaded
+call per thread (measured: at B x G*H x Hs = 64 x 1024 x 256 BLAS on 2 threads runs 1.8x one thread's rate,
+at 32 x 512 x 128 only 1.2x, which the threads' shared point-wise work more than makes up).
 
 `set_num_threads(n)` / `get_num_threads()`; the default is the environment variable LSTMKIT_NUM_THREADS, else the
 number of CPUs this process may run on (the experiment runner gives each worker process one thread). The
@@ -21,7 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from .validation import check_positive_int
 
 MIN_ROWS = 4                 # rows per thread at least
-MIN_WORK = 1 << 22           # multiply-adds of the per-step GEMMs of a sweep (T B G*H Hs) below which one thread runs
+MIN_WORK = 1 << 22           # multiply-adds of a sweep's GEMMs (T B G*H Hs) below which one thread runs
+MAX_STEP_WORK = 1 << 23      # multiply-adds of one step's GEMM (B G*H Hs) above which BLAS threads do better
 
 _state = {"threads": None, "pool": None, "workers": 0, "blas": None}
 _lock = threading.Lock()
@@ -41,18 +45,20 @@ def get_num_threads():
     return _state["threads"]
 
 
-def row_ranges(B, work):
-    """The (lo, hi) row ranges of a batch of B rows for a sweep of `work` multiply-adds: one per thread."""
-    n = min(get_num_threads(), B // MIN_ROWS) if work >= MIN_WORK else 1
+def row_ranges(B, T, step_work):
+    """The (lo, hi) row ranges of a batch of B rows for a sweep of T steps whose per-step GEMM takes `step_work`
+    multiply-adds: one range per thread, or [(0, B)]."""
+    n = min(get_num_threads(), B // MIN_ROWS) if T * step_work >= MIN_WORK and step_work <= MAX_STEP_WORK else 1
     if n <= 1 or _blas_threads() is None:
         return [(0, B)]
     bounds = [B * k // n for k in range(n + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def run_rows(sweep, B, work):
-    """Call sweep(lo, hi) for the row ranges of row_ranges(B, work), concurrently; return [(lo, hi, result)]."""
-    ranges = row_ranges(B, work)
+def run_rows(sweep, B, T, step_work):
+    """Call sweep(lo, hi) for the row ranges of row_ranges(B, T, step_work), concurrently; return
+    [(lo, hi, result)]."""
+    ranges = row_ranges(B, T, step_work)
     if len(ranges) == 1:
         return [(0, B, sweep(0, B))]
     get, set_ = _blas_threads()

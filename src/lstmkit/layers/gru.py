@@ -71,17 +71,17 @@ class GRU(Recurrent):
         gru_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, *update, *keep, *states, *rec)
 
     def sweep_backward(self, s, lo, hi, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
-        return gru_backward_sweep(lo, hi, live, dy, *dstate_T, *update, *keep, W_hh, sweep.states[0], sweep.record.gates,
-                                  sweep.record.a_n, dXp, dA)
+        return gru_backward_sweep(lo, hi, live, dy, *dstate_T, *update, *keep, W_hh, sweep.states[0],
+                                  sweep.record.gates, sweep.record.a_n, dXp, dA)
 
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
 @kernel
 def gru_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, states_h, gates, a_n, h):
     """Rows lo .. hi-1 of the batch (threads.py); live (T,): rows b < live[t] step at t, the others (the batch
-    sorted by length) carry their state; Xp (T, B, 3H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's update gate, keep_h (B, H) the
-    recurrent-dropout mask (both empty when absent); states_h (T+1, B, H) with [0] the initial state; fills the
-    record (gates r, z, n and a_n = W_hn h_{t-1} + b_hn) and the carried states."""
+    sorted by length) carry their state; Xp (T, B, 3H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's
+    update gate, keep_h (B, H) the recurrent-dropout mask (both empty when absent); states_h (T+1, B, H) with [0]
+    the initial state; fills the record (gates r, z, n and a_n = W_hn h_{t-1} + b_hn) and the carried states."""
     T, GH = Xp.shape[0], Xp.shape[2]
     H = GH // 3
     a = np.empty((hi - lo, GH), Xp.dtype)

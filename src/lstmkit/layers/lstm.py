@@ -285,11 +285,11 @@ class LSTM(Recurrent):
 
     # ---- the whole sequence, compiled (the fast path) ---------------------------------------------------------
     def sweep_forward(self, s, lo, hi, live, Xp, W_hh, b_hh, update, keep, states, rec):
-        lstm_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, self._peepholes(s), self.peephole, self._projection(s), self.mode,
-                           *update, *keep, *self._layer_norm_weights(s), *states, *rec[:5], *rec.ln[2:6])
+        lstm_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, self._peepholes(s), self.peephole, self._projection(s),
+                           self.mode, *update, *keep, *self._layer_norm_weights(s), *states, *rec[:5], *rec.ln[2:6])
 
     def sweep_backward(self, s, lo, hi, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
         rec, ln = sweep.record, sweep.record.ln
-        return lstm_backward_sweep(lo, hi, live, dy, *dstate_T, self._peepholes(s), self._projection(s), self.mode, *update,
-                                   *keep, W_hh, *self._layer_norm_weights(s)[:3], sweep.states[1], rec.gates,
+        return lstm_backward_sweep(lo, hi, live, dy, *dstate_T, self._peepholes(s), self._projection(s), self.mode,
+                                   *update, *keep, W_hh, *self._layer_norm_weights(s)[:3], sweep.states[1], rec.gates,
                                    rec.tanh_c, *ln[2:7], rec.dh_proj, dXp, dZh)

@@ -18,8 +18,8 @@ STANDARD, NO_FORGET, COUPLED = 0, 1, 2          # how f_t is made: its own gate,
 
 
 @kernel
-def lstm_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, P, peephole, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep, ln,
-                       gamma_hh, gamma_c, beta_c, states_h, states_c, gates, c, tanh_c, h, h_proj, a_hat, a_rstd,
+def lstm_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, P, peephole, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep,
+                       ln, gamma_hh, gamma_c, beta_c, states_h, states_c, gates, c, tanh_c, h, h_proj, a_hat, a_rstd,
                        c_hat, c_rstd):
     """Rows lo .. hi-1 of the batch (threads.py); live (T,) the number of running sequences at step t: rows
     b < live[t] step, the others (finished or not started, the batch sorted by length) carry their state and

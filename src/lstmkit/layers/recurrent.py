@@ -317,7 +317,7 @@ class Recurrent(Layer):
         if self.implementation == "compiled":                     # rows on threads (threads.py)
             b_hh, u, keep = self.params["bias_hh" + s], self._kernel_update(update), self._kernel_keep(keep_h)
             run_rows(lambda lo, hi: self.sweep_forward(s, lo, hi, live, Xp, W_hh, b_hh, u, keep, states, record),
-                     B, T * B * GH * Hs)
+                     B, T, B * GH * Hs)
         else:
             a = np.empty((B, GH), self.dtype)                      # the recurrent term, reused every step
             for t in range(T):
@@ -394,7 +394,7 @@ class Recurrent(Layer):
             live = np.full(T, B, np.int64) if pack is None else pack.live
             u, keep = self._kernel_update(sweep.update), self._kernel_keep(sweep.keep_h)
             parts = run_rows(lambda lo, hi: self.sweep_backward(s, lo, hi, live, dy, dstate_T, u, keep, W_hh, sweep,
-                                                                dXp, dA, dZh), B, T * B * GH * Hs)
+                                                                dXp, dA, dZh), B, T, B * GH * Hs)
             dstate = tuple(np.concatenate([part[k][lo:hi] for lo, hi, part in parts]) for k in range(len(self.STATES)))
         else:
             dstate = self._reference_backward(s, sweep, dy, dstate_T, W_hh, dXp, dA, dZh)

@@ -61,8 +61,9 @@ class SimpleRNN(Recurrent):
 @kernel
 def rnn_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, relu, u_h, has_update, keep_h, has_keep, states_h, h):
     """Rows lo .. hi-1 of the batch (threads.py); live (T,): rows b < live[t] step at t, the others (the batch
-    sorted by length) carry their state; Xp (T, B, H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's update gate, keep_h (B, H) the
-    recurrent-dropout mask (both empty when absent); fills h (the candidates) and the carried states."""
+    sorted by length) carry their state; Xp (T, B, H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's
+    update gate, keep_h (B, H) the recurrent-dropout mask (both empty when absent); fills h (the candidates) and
+    the carried states."""
     T, H = Xp.shape[0], Xp.shape[2]
     a = np.empty((hi - lo, H), Xp.dtype)
     h_in = np.empty((hi - lo, H), Xp.dtype)
@@ -84,7 +85,8 @@ def rnn_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, relu, u_h, has_update, keep_
 @kernel
 def rnn_backward_sweep(lo, hi, live, dy, dh_T, relu, u_h, has_update, keep_h, has_keep, W_hh, h, dXp):
     """Mirror of rnn_forward_sweep (rows lo .. hi-1): dy (T, B, H) on the outputs (already times the mask);
-    writes dXp (= dA) and returns dh_0 (valid in rows lo .. hi-1); rows b >= live[t] get zero gradients and pass dh through unchanged."""
+    writes dXp (= dA) and returns dh_0 (valid in rows lo .. hi-1); rows b >= live[t] get zero gradients and pass
+    dh through unchanged."""
     T, B, H = dXp.shape
     dh = dh_T.copy()
     dh_rec = np.empty((B, H), dXp.dtype)
