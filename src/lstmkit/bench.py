@@ -15,6 +15,8 @@ import tracemalloc
 
 import numpy as np
 
+from .threads import get_num_threads
+
 SHAPES = ((32, 100, 32, 128), (64, 50, 128, 256), (1, 1000, 1, 32), (128, 35, 256, 512), (16, 200, 64, 64))
 GATES = {"lstm": 4, "gru": 3}
 
@@ -90,10 +92,10 @@ def peak_memory_mb(fn):
 
 
 def run(shapes=SHAPES, cells=("lstm", "gru"), repeats=7, warmup=2, seed=0):
+    """Return (rows, machine): one row per (cell, shape, pass) with both medians, the ratio and GFLOP/s."""
     for cell in cells:
         if cell not in GATES:
             raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(GATES)}.")
-    """Return (rows, machine): one row per (cell, shape, pass) with both medians, the ratio and GFLOP/s."""
     torch = _torch()
     rng = np.random.default_rng(seed)
     peak = gemm_gflops()
@@ -128,6 +130,7 @@ def run(shapes=SHAPES, cells=("lstm", "gru"), repeats=7, warmup=2, seed=0):
                "cpus": os.cpu_count(), "numpy": np.__version__,
                "torch": None if torch is None else torch.__version__,
                "torch_threads": None if torch is None else torch.get_num_threads(),
+               "lstmkit_threads": get_num_threads(),
                "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
                "gemm_gflops": {k: round(v, 1) for k, v in peak.items()}}
     return rows, machine
