@@ -63,7 +63,9 @@ def run_rows(sweep, B, T, step_work):
         return [(0, B, sweep(0, B))]
     get, set_ = _blas_threads()
     with _lock:
-        if _state["workers"] < len(ranges) - 1:
+        if _state["workers"] < len(ranges) - 1:                # (re)made for more threads; the old one retires
+            if _state["pool"] is not None:
+                _state["pool"].shutdown(wait=False)
             _state["pool"] = ThreadPoolExecutor(len(ranges) - 1, thread_name_prefix="lstmkit")
             _state["workers"] = len(ranges) - 1
         pool = _state["pool"]
