@@ -67,12 +67,12 @@ class GRU(Recurrent):
         np.multiply(dn_pre, r, out=da[:, 2 * H:])               # d a_n = dn_pre * r
         return (dh * z,)                                        # h_{t-1} also enters h_t directly, weighted by z
 
-    def sweep_forward(self, s, lo, hi, live, Xp, W_hh, b_hh, update, keep, states, rec):
-        gru_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, *update, *keep, *states, *rec)
+    def sweep_forward(self, s, live, Xp, W_hh, b_hh, update, keep, states, rec):
+        return gru_forward_sweep, (live, Xp, W_hh, b_hh, *update, *keep, *states, *rec)
 
-    def sweep_backward(self, s, lo, hi, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
-        return gru_backward_sweep(lo, hi, live, dy, *dstate_T, *update, *keep, W_hh, sweep.states[0],
-                                  sweep.record.gates, sweep.record.a_n, dXp, dA)
+    def sweep_backward(self, s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
+        return gru_backward_sweep, (live, dy, *dstate_T, *update, *keep, W_hh, sweep.states[0], sweep.record.gates,
+                                    sweep.record.a_n, dXp, dA)
 
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------

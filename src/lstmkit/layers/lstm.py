@@ -284,12 +284,13 @@ class LSTM(Recurrent):
         return None, dc_prev + dH_i * p_i
 
     # ---- the whole sequence, compiled (the fast path) ---------------------------------------------------------
-    def sweep_forward(self, s, lo, hi, live, Xp, W_hh, b_hh, update, keep, states, rec):
-        lstm_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, self._peepholes(s), self.peephole, self._projection(s),
-                           self.mode, *update, *keep, *self._layer_norm_weights(s), *states, *rec[:5], *rec.ln[2:6])
+    def sweep_forward(self, s, live, Xp, W_hh, b_hh, update, keep, states, rec):
+        return lstm_forward_sweep, (live, Xp, W_hh, b_hh, self._peepholes(s), self.peephole, self._projection(s),
+                                    self.mode, *update, *keep, *self._layer_norm_weights(s), *states, *rec[:5],
+                                    *rec.ln[2:6])
 
-    def sweep_backward(self, s, lo, hi, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
+    def sweep_backward(self, s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
         rec, ln = sweep.record, sweep.record.ln
-        return lstm_backward_sweep(lo, hi, live, dy, *dstate_T, self._peepholes(s), self._projection(s), self.mode,
-                                   *update, *keep, W_hh, *self._layer_norm_weights(s)[:3], sweep.states[1], rec.gates,
-                                   rec.tanh_c, *ln[2:7], rec.dh_proj, dXp, dZh)
+        return lstm_backward_sweep, (live, dy, *dstate_T, self._peepholes(s), self._projection(s), self.mode, *update,
+                                     *keep, W_hh, *self._layer_norm_weights(s)[:3], sweep.states[1], rec.gates,
+                                     rec.tanh_c, *ln[2:7], rec.dh_proj, dXp, dZh)

@@ -99,12 +99,13 @@ class Recurrent(Layer):
 
     step_forward(s, record, t, xp, a, prev) -> the candidate states; step_backward(s, record, t, dcand, prev,
     dxp, da) writes dL/dxp and dL/da of step t and returns each state's direct gradient of s_{t-1} (None: none),
-    to which the driver adds dZh_t W_hh and the update gate's share. sweep_forward(s, lo, hi, live, Xp, W_hh, b_hh,
-    update, keep, states, record) fills states[k][1:] and the record; sweep_backward(s, lo, hi, live, dy, dstate_T,
-    update, keep, W_hh, sweep, dXp, dA, dZh) fills dXp, dA, dZh (time-major) and returns the initial states'
-    gradients. Both touch only rows lo .. hi-1 of the batch (threads.py runs row ranges on several threads);
-    `live` (T,) int64 says how many rows (the first ones) run at step t: the others carry their state, get a zero
-    record and zero gradients (all B without a right-padded mask). `update` is (u per state..., has_update) and
+    to which the driver adds dZh_t W_hh and the update gate's share. sweep_forward(s, live, Xp, W_hh, b_hh, update,
+    keep, states, record) and sweep_backward(s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh) return
+    (kernel, args), the compiled sweep and its arguments after two leading ones, lo and hi: kernel(lo, hi, *args)
+    touches only rows lo .. hi-1 of the batch (threads.py runs row ranges on several threads). The forward kernel
+    fills states[k][1:] and the record, the backward one fills dXp, dA, dZh (time-major) and returns the initial
+    states' gradients. `live` (T,) int64 says how many rows (the first ones) run at step t: the others carry their
+    state, get a zero record and zero gradients (all B without a right-padded mask). `update` is (u per state..., has_update) and
     `keep` (keep_h, has_keep), empty arrays when absent; dy arrives times the mask; dA is dXp unless
     SEPARATE_RECURRENT_GRAD, dZh is dA unless NORMALISED."""
 
@@ -315,9 +316,9 @@ class Recurrent(Layer):
         for states_k, s0 in zip(states, state0):
             states_k[0] = s0
         if self.implementation == "compiled":                     # rows on threads (threads.py)
-            b_hh, u, keep = self.params["bias_hh" + s], self._kernel_update(update), self._kernel_keep(keep_h)
-            run_rows(lambda lo, hi: self.sweep_forward(s, lo, hi, live, Xp, W_hh, b_hh, u, keep, states, record),
-                     B, T, B * GH * Hs)
+            kernel, args = self.sweep_forward(s, live, Xp, W_hh, self.params["bias_hh" + s],
+                                              self._kernel_update(update), self._kernel_keep(keep_h), states, record)
+            run_rows(lambda lo, hi: kernel(lo, hi, *args), B, T, B * GH * Hs)
         else:
             a = np.empty((B, GH), self.dtype)                      # the recurrent term, reused every step
             for t in range(T):
@@ -392,9 +393,9 @@ class Recurrent(Layer):
         pack = sweep.packing
         if self.implementation == "compiled":
             live = np.full(T, B, np.int64) if pack is None else pack.live
-            u, keep = self._kernel_update(sweep.update), self._kernel_keep(sweep.keep_h)
-            parts = run_rows(lambda lo, hi: self.sweep_backward(s, lo, hi, live, dy, dstate_T, u, keep, W_hh, sweep,
-                                                                dXp, dA, dZh), B, T, B * GH * Hs)
+            kernel, args = self.sweep_backward(s, live, dy, dstate_T, self._kernel_update(sweep.update),
+                                               self._kernel_keep(sweep.keep_h), W_hh, sweep, dXp, dA, dZh)
+            parts = run_rows(lambda lo, hi: kernel(lo, hi, *args), B, T, B * GH * Hs)
             dstate = tuple(np.concatenate([part[k][lo:hi] for lo, hi, part in parts]) for k in range(len(self.STATES)))
         else:
             dstate = self._reference_backward(s, sweep, dy, dstate_T, W_hh, dXp, dA, dZh)

@@ -49,12 +49,12 @@ class SimpleRNN(Recurrent):
             np.multiply(dh, h > 0.0, out=dxp)                   # relu' = [h > 0]
         return (None,)
 
-    def sweep_forward(self, s, lo, hi, live, Xp, W_hh, b_hh, update, keep, states, rec):
-        rnn_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, self.nonlinearity == "relu", *update, *keep, *states, *rec)
+    def sweep_forward(self, s, live, Xp, W_hh, b_hh, update, keep, states, rec):
+        return rnn_forward_sweep, (live, Xp, W_hh, b_hh, self.nonlinearity == "relu", *update, *keep, *states, *rec)
 
-    def sweep_backward(self, s, lo, hi, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
-        return rnn_backward_sweep(lo, hi, live, dy, *dstate_T, self.nonlinearity == "relu", *update, *keep, W_hh,
-                                  sweep.record.h, dXp)
+    def sweep_backward(self, s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
+        return rnn_backward_sweep, (live, dy, *dstate_T, self.nonlinearity == "relu", *update, *keep, W_hh,
+                                    sweep.record.h, dXp)
 
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
