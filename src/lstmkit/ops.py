@@ -146,19 +146,3 @@ def normalise_row_backward(g, z_hat, rstd, dz):
     mean_gz /= n
     for j in range(n):
         dz[j] = rstd * (g[j] - mean_g - z_hat[j] * mean_gz)
-
-
-@kernel
-def recurrent_product(h_prev, keep_h, has_keep, W_hhT, h_in, out):
-    """out = (h_prev * keep_h) W_hh^T for the running rows of a step: the one GEMM per step of every compiled
-    sweep; `keep_h` is the recurrent-dropout mask (used when `has_keep`), `h_in` a buffer for the masked rows."""
-    n = h_prev.shape[0]
-    if n == 0:
-        return
-    if has_keep:
-        for b in range(n):
-            for j in range(h_prev.shape[1]):
-                h_in[b, j] = h_prev[b, j] * keep_h[b, j]
-        np.dot(h_in[:n], W_hhT, out)
-    else:
-        np.dot(h_prev, W_hhT, out)

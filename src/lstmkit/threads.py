@@ -2,9 +2,9 @@
 
 Within one layer and direction the rows of a batch are independent sequences, so a compiled sweep (Numba, `nogil`)
 can run rows lo .. hi-1 on each of a few threads, all T steps at once, with no synchronisation per step. Each
-thread's per-step GEMM then calls BLAS itself, so the BLAS that Numba's np.dot calls (SciPy's OpenBLAS, not
-NumPy's) is held to one thread meanwhile; otherwise every thread would start BLAS threads of its own on the same
-cores. Where that library cannot be found (a SciPy built against another BLAS) sweeps stay on one thread.
+thread's per-step GEMM then calls BLAS itself, so the BLAS the kernels call (blas.py) is held to one thread
+meanwhile; otherwise every thread would start BLAS threads of its own on the same cores. Where that library has
+no thread control that lstmkit can find, sweeps stay on one thread.
 Two kinds of problem stay on the calling thread: small ones (handing work to a thread costs tens of microseconds)
 and those whose per-step GEMM is large, where one multi-threaded BLAS call per step beats one single-threaded
 call per thread (measured: at B x G*H x Hs = 64 x 1024 x 256 BLAS on 2 threads runs 1.8x one thread's rate,
@@ -15,19 +15,18 @@ number of CPUs this process may run on (the experiment runner gives each worker 
 number of threads changes only how rows are grouped into GEMMs, so results agree to rounding (float32 ~1e-7).
 """
 
-import ctypes
-import glob
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from .blas import library
 from .validation import check_positive_int
 
 MIN_ROWS = 4                 # rows per thread at least
 MIN_WORK = 1 << 22           # multiply-adds of a sweep's GEMMs (T B G*H Hs) below which one thread runs
 MAX_STEP_WORK = 1 << 23      # multiply-adds of one step's GEMM (B G*H Hs) above which BLAS threads do better
 
-_state = {"threads": None, "pool": None, "workers": 0, "blas": None}
+_state = {"threads": None, "pool": None, "workers": 0}
 _lock = threading.Lock()
 
 
@@ -81,22 +80,6 @@ def run_rows(sweep, B, T, step_work):
 
 
 def _blas_threads():
-    """(get_num_threads, set_num_threads) of the OpenBLAS bundled with SciPy, found once; None if there is none."""
-    if _state["blas"] is None:
-        _state["blas"] = ()
-        try:
-            import scipy
-        except ImportError:
-            return None
-        libs = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
-        for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
-            lib = ctypes.CDLL(path)
-            for prefix in ("scipy_openblas_", "openblas_"):
-                if hasattr(lib, prefix + "set_num_threads") and hasattr(lib, prefix + "get_num_threads"):
-                    set_ = getattr(lib, prefix + "set_num_threads")
-                    set_.argtypes = [ctypes.c_int]
-                    _state["blas"] = (getattr(lib, prefix + "get_num_threads"), set_)
-                    break
-            if _state["blas"]:
-                break
-    return _state["blas"] or None
+    """(get_num_threads, set_num_threads) of the BLAS the kernels call (blas.py), or None if it has none."""
+    found = library()
+    return None if found.set_threads is None else (found.get_threads, found.set_threads)

@@ -3,7 +3,8 @@
 from typing import NamedTuple
 
 import numpy as np
-from ..ops import kernel, recurrent_product, sigmoid, sigmoid_scalar, tanh_scalar
+from ..blas import matmul, recurrent_product
+from ..ops import kernel, sigmoid, sigmoid_scalar, tanh_scalar
 from .recurrent import Recurrent
 
 
@@ -77,7 +78,8 @@ class GRU(Recurrent):
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
 @kernel
-def gru_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, states_h, gates, a_n, h):
+def gru_forward_sweep(lo, hi, gemm, ints, live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, states_h, gates,
+                      a_n, h):
     """Rows lo .. hi-1 of the batch (threads.py); live (T,): rows b < live[t] step at t, the others (the batch
     sorted by length) carry their state; Xp (T, B, 3H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's
     update gate, keep_h (B, H) the recurrent-dropout mask (both empty when absent); states_h (T+1, B, H) with [0]
@@ -87,10 +89,10 @@ def gru_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has
     a = np.empty((hi - lo, GH), Xp.dtype)
     h_in = np.empty((hi - lo, H), Xp.dtype)
     one = np.ones(1, Xp.dtype)[0]                              # 1 in the arrays' dtype: float32 math stays float32
-    W_hhT = np.ascontiguousarray(W_hh.T)                       # (H, 3H) rows contiguous: the faster GEMM
+    W_hhT = np.ascontiguousarray(W_hh.T)                       # (H, 3H), rows contiguous as matmul needs
     for t in range(T):
         n_t = max(lo, min(hi, live[t]))                        # rows lo .. n_t - 1 run at step t
-        recurrent_product(states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in, a[:n_t - lo])   # W_hh h_{t-1}
+        recurrent_product(gemm, ints, states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in, a[:n_t - lo])
         for b in range(n_t, hi):                               # not running: h_t = h_{t-1}
             states_h[t + 1, b] = states_h[t, b]
         for b in range(lo, n_t):                                   # short loops over one row: each is vectorised
@@ -113,7 +115,8 @@ def gru_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has
 
 
 @kernel
-def gru_backward_sweep(lo, hi, live, dy, dh_T, u_h, has_update, keep_h, has_keep, W_hh, states_h, gates, a_n, dXp, dA):
+def gru_backward_sweep(lo, hi, gemm, ints, live, dy, dh_T, u_h, has_update, keep_h, has_keep, W_hh, states_h, gates,
+                       a_n, dXp, dA):
     """Mirror of gru_forward_sweep (rows lo .. hi-1): dy (T, B, H) on the outputs (already times the mask); writes
     dXp = dL/d(W_ih x + b_ih) and dA = dL/d(W_hh h + b_hh), (T, B, 3H) (zero on rows b >= live[t], through
     which dh passes unchanged), and returns dh_0 (valid in rows lo .. hi-1)."""
@@ -139,7 +142,7 @@ def gru_backward_sweep(lo, hi, live, dy, dh_T, u_h, has_update, keep_h, has_keep
                 dXp[t, b, j], dXp[t, b, H + j], dXp[t, b, 2 * H + j] = dr_pre, dz_pre, dn_pre
                 dA[t, b, j], dA[t, b, H + j], dA[t, b, 2 * H + j] = dr_pre, dz_pre, dn_pre * r
                 dh[b, j] = dh_t * z + (total - dh_t)           # the direct path z * dh, plus weight 1 - u
-        np.dot(dA[t, lo:n_t], W_hh, dh_rec[lo:n_t])           # + dA_t W_hh (times the dropout mask)
+        matmul(gemm, ints, dA[t, lo:n_t], W_hh, dh_rec[lo:n_t])   # + dA_t W_hh (times the dropout mask)
         for b in range(lo, n_t):
             for j in range(H):
                 dh[b, j] += dh_rec[b, j] * keep_h[b, j] if has_keep else dh_rec[b, j]

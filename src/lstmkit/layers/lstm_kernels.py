@@ -12,15 +12,16 @@ a row adds the three terms of H_t and makes every gate (about 2x faster than a l
 """
 
 import numpy as np
-from ..ops import kernel, normalise_row, normalise_row_backward, recurrent_product, sigmoid_scalar, tanh_scalar
+from ..blas import matmul, recurrent_product
+from ..ops import kernel, normalise_row, normalise_row_backward, sigmoid_scalar, tanh_scalar
 
 STANDARD, NO_FORGET, COUPLED = 0, 1, 2          # how f_t is made: its own gate, f_t = 1, f_t = 1 - i_t
 
 
 @kernel
-def lstm_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, P, peephole, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep,
-                       ln, gamma_hh, gamma_c, beta_c, states_h, states_c, gates, c, tanh_c, h, h_proj, a_hat, a_rstd,
-                       c_hat, c_rstd):
+def lstm_forward_sweep(lo, hi, gemm, ints, live, Xp, W_hh, b_hh, P, peephole, W_hr, mode, u_h, u_c, has_update, keep_h,
+                       has_keep, ln, gamma_hh, gamma_c, beta_c, states_h, states_c, gates, c, tanh_c, h, h_proj, a_hat,
+                       a_rstd, c_hat, c_rstd):
     """Rows lo .. hi-1 of the batch (threads.py); live (T,) the number of running sequences at step t: rows
     b < live[t] step, the others (finished or not started, the batch sorted by length) carry their state and
     record zeros; Xp (T, B, G*H) the input term for
@@ -39,10 +40,10 @@ def lstm_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, P, peephole, W_hr, mode, u_
     scale[og:og + H] = 1.0
     shift = one - scale
     early = oo if peephole else GH                             # gates made before c_t (o waits for p_o c_t)
-    W_hhT, W_hrT = np.ascontiguousarray(W_hh.T), W_hr.T        # (Hs, G*H) rows contiguous: the faster GEMM
+    W_hhT, W_hrT = np.ascontiguousarray(W_hh.T), np.ascontiguousarray(W_hr.T)   # rows contiguous, as matmul needs
     for t in range(T):
         n_t = max(lo, min(hi, live[t]))                        # rows lo .. n_t - 1 run at step t
-        recurrent_product(states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in, a[:n_t - lo])   # W_hh h_{t-1}
+        recurrent_product(gemm, ints, states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in, a[:n_t - lo])
         for b in range(lo, n_t):                               # short loops over one row: each is vectorised
             a_row, g_row, c_prev = a[b - lo], gates[t, b], states_c[t, b]
             c_row, tc_row, h_row = c[t, b], tanh_c[t, b], h[t, b]
@@ -95,7 +96,7 @@ def lstm_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, P, peephole, W_hr, mode, u_
                     for j in range(H):
                         states_h[t + 1, b, j] = h_row[j]
         if proj and n_t > lo:
-            np.dot(h[t, lo:n_t], W_hrT, h_proj[t, lo:n_t])     # h_t = W_hr (o * tanh(q_t))
+            matmul(gemm, ints, h[t, lo:n_t], W_hrT, h_proj[t, lo:n_t])     # h_t = W_hr (o * tanh(q_t))
             for b in range(lo, n_t):
                 for j in range(Hs):
                     h_t, h_prev = h_proj[t, b, j], states_h[t, b, j]
@@ -110,9 +111,9 @@ def lstm_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, P, peephole, W_hr, mode, u_
 
 
 @kernel
-def lstm_backward_sweep(lo, hi, live, dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_update, keep_h, has_keep, W_hh,
-                        ln, gamma_hh, gamma_c, states_c, gates, tanh_c, a_hat, a_rstd, c_hat, c_rstd, dq, dh_proj, dXp,
-                        dZh):
+def lstm_backward_sweep(lo, hi, gemm, ints, live, dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, has_update, keep_h,
+                        has_keep, W_hh, ln, gamma_hh, gamma_c, states_c, gates, tanh_c, a_hat, a_rstd, c_hat, c_rstd,
+                        dq, dh_proj, dXp, dZh):
     """Mirror of lstm_forward_sweep (rows lo .. hi-1): dy (T, B, Hs) on the outputs (already times the mask),
     dh_T/dc_T on the final states; writes dXp (T, B, G*H) = dH_t, dZh = dL/d(W_hh h_{t-1}) (the same array as
     dXp without `ln`), dh_proj with a projection and dq = dL/dq_t with `ln`; rows b >= live[t] get zero gradients
@@ -145,7 +146,7 @@ def lstm_backward_sweep(lo, hi, live, dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, h
                 else:
                     dr[b, j] = dcand
         if proj:
-            np.dot(dh_proj[t, lo:n_t], W_hr, dr[lo:n_t])       # back through h_t = W_hr (o * tanh(q_t))
+            matmul(gemm, ints, dh_proj[t, lo:n_t], W_hr, dr[lo:n_t])   # back through h_t = W_hr (o * tanh(q_t))
         for b in range(lo, n_t):
             for j in range(H):                                 # dL/dq_t = dh * o * (1 - tanh(q_t)^2)
                 tc = tanh_c[t, b, j]
@@ -185,7 +186,7 @@ def lstm_backward_sweep(lo, hi, live, dy, dh_T, dc_T, P, W_hr, mode, u_h, u_c, h
                 for j in range(GH):
                     scaled[j] = dXp[t, b, j] * gamma_hh[j]
                 normalise_row_backward(scaled, a_hat[t, b], a_rstd[t, b, 0], dZh[t, b])
-        np.dot(dZh[t, lo:n_t], W_hh, dh_rec[lo:n_t])           # dh_{t-1} += dZh_t W_hh (times the dropout mask)
+        matmul(gemm, ints, dZh[t, lo:n_t], W_hh, dh_rec[lo:n_t])   # dh_{t-1} += dZh_t W_hh (times the dropout mask)
         for b in range(lo, n_t):
             for j in range(Hs):
                 dh[b, j] += dh_rec[b, j] * keep_h[b, j] if has_keep else dh_rec[b, j]

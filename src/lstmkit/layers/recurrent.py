@@ -57,6 +57,7 @@ from ..validation import (
     check_positive_int,
     check_rate,
 )
+from ..blas import gemm_args
 from ..threads import run_rows
 from .base import Layer
 
@@ -101,13 +102,14 @@ class Recurrent(Layer):
     dxp, da) writes dL/dxp and dL/da of step t and returns each state's direct gradient of s_{t-1} (None: none),
     to which the driver adds dZh_t W_hh and the update gate's share. sweep_forward(s, live, Xp, W_hh, b_hh, update,
     keep, states, record) and sweep_backward(s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh) return
-    (kernel, args), the compiled sweep and its arguments after two leading ones, lo and hi: kernel(lo, hi, *args)
-    touches only rows lo .. hi-1 of the batch (threads.py runs row ranges on several threads). The forward kernel
-    fills states[k][1:] and the record, the backward one fills dXp, dA, dZh (time-major) and returns the initial
-    states' gradients. `live` (T,) int64 says how many rows (the first ones) run at step t: the others carry their
-    state, get a zero record and zero gradients (all B without a right-padded mask). `update` is (u per state..., has_update) and
-    `keep` (keep_h, has_keep), empty arrays when absent; dy arrives times the mask; dA is dXp unless
-    SEPARATE_RECURRENT_GRAD, dZh is dA unless NORMALISED."""
+    (kernel, args), the compiled sweep and its arguments after four leading ones, lo, hi and the BLAS function and
+    its integer type (blas.py): kernel(lo, hi, gemm, ints, *args) touches only rows lo .. hi-1 of the batch
+    (threads.py runs row ranges on several threads). The forward kernel fills states[k][1:] and the record, the
+    backward one fills dXp, dA, dZh (time-major) and returns the initial states' gradients. `live` (T,) int64 says
+    how many rows (the first ones) run at step t: the others carry their state, get a zero record and zero gradients
+    (all B without a right-padded mask). `update` is (u per state..., has_update) and `keep` (keep_h, has_keep),
+    empty arrays when absent; dy arrives times the mask; dA is dXp unless SEPARATE_RECURRENT_GRAD, dZh is dA unless
+    NORMALISED."""
 
     G = None
     STATES = ("h",)
@@ -318,7 +320,8 @@ class Recurrent(Layer):
         if self.implementation == "compiled":                     # rows on threads (threads.py)
             kernel, args = self.sweep_forward(s, live, Xp, W_hh, self.params["bias_hh" + s],
                                               self._kernel_update(update), self._kernel_keep(keep_h), states, record)
-            run_rows(lambda lo, hi: kernel(lo, hi, *args), B, T, B * GH * Hs)
+            gemm = gemm_args(self.dtype)
+            run_rows(lambda lo, hi: kernel(lo, hi, *gemm, *args), B, T, B * GH * Hs)
         else:
             a = np.empty((B, GH), self.dtype)                      # the recurrent term, reused every step
             for t in range(T):
@@ -395,7 +398,8 @@ class Recurrent(Layer):
             live = np.full(T, B, np.int64) if pack is None else pack.live
             kernel, args = self.sweep_backward(s, live, dy, dstate_T, self._kernel_update(sweep.update),
                                                self._kernel_keep(sweep.keep_h), W_hh, sweep, dXp, dA, dZh)
-            parts = run_rows(lambda lo, hi: kernel(lo, hi, *args), B, T, B * GH * Hs)
+            gemm = gemm_args(self.dtype)
+            parts = run_rows(lambda lo, hi: kernel(lo, hi, *gemm, *args), B, T, B * GH * Hs)
             dstate = tuple(np.concatenate([part[k][lo:hi] for lo, hi, part in parts]) for k in range(len(self.STATES)))
         else:
             dstate = self._reference_backward(s, sweep, dy, dstate_T, W_hh, dXp, dA, dZh)

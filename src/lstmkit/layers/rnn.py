@@ -3,7 +3,8 @@
 from typing import NamedTuple
 
 import numpy as np
-from ..ops import kernel, recurrent_product, tanh_scalar
+from ..blas import matmul, recurrent_product
+from ..ops import kernel, tanh_scalar
 from .recurrent import Recurrent
 
 
@@ -59,7 +60,7 @@ class SimpleRNN(Recurrent):
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
 @kernel
-def rnn_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, relu, u_h, has_update, keep_h, has_keep, states_h, h):
+def rnn_forward_sweep(lo, hi, gemm, ints, live, Xp, W_hh, b_hh, relu, u_h, has_update, keep_h, has_keep, states_h, h):
     """Rows lo .. hi-1 of the batch (threads.py); live (T,): rows b < live[t] step at t, the others (the batch
     sorted by length) carry their state; Xp (T, B, H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's
     update gate, keep_h (B, H) the recurrent-dropout mask (both empty when absent); fills h (the candidates) and
@@ -67,10 +68,10 @@ def rnn_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, relu, u_h, has_update, keep_
     T, H = Xp.shape[0], Xp.shape[2]
     a = np.empty((hi - lo, H), Xp.dtype)
     h_in = np.empty((hi - lo, H), Xp.dtype)
-    W_hhT = np.ascontiguousarray(W_hh.T)                       # (H, H) rows contiguous: the faster GEMM
+    W_hhT = np.ascontiguousarray(W_hh.T)                       # (H, H), rows contiguous as matmul needs
     for t in range(T):
         n_t = max(lo, min(hi, live[t]))                        # rows lo .. n_t - 1 run at step t
-        recurrent_product(states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in, a[:n_t - lo])   # W_hh h_{t-1}
+        recurrent_product(gemm, ints, states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in, a[:n_t - lo])
         for b in range(n_t, hi):                               # not running: h_t = h_{t-1}
             states_h[t + 1, b] = states_h[t, b]
         for b in range(lo, n_t):
@@ -83,7 +84,7 @@ def rnn_forward_sweep(lo, hi, live, Xp, W_hh, b_hh, relu, u_h, has_update, keep_
 
 
 @kernel
-def rnn_backward_sweep(lo, hi, live, dy, dh_T, relu, u_h, has_update, keep_h, has_keep, W_hh, h, dXp):
+def rnn_backward_sweep(lo, hi, gemm, ints, live, dy, dh_T, relu, u_h, has_update, keep_h, has_keep, W_hh, h, dXp):
     """Mirror of rnn_forward_sweep (rows lo .. hi-1): dy (T, B, H) on the outputs (already times the mask);
     writes dXp (= dA) and returns dh_0 (valid in rows lo .. hi-1); rows b >= live[t] get zero gradients and pass
     dh through unchanged."""
@@ -103,7 +104,7 @@ def rnn_backward_sweep(lo, hi, live, dy, dh_T, relu, u_h, has_update, keep_h, ha
                 h_t = h[t, b, j]
                 dXp[t, b, j] = dh_t * (1.0 if h_t > 0.0 else 0.0) if relu else dh_t * (1.0 - h_t * h_t)
                 dh[b, j] = total - dh_t                        # h_{t-1} enters h_t with weight 1 - u
-        np.dot(dXp[t, lo:n_t], W_hh, dh_rec[lo:n_t])
+        matmul(gemm, ints, dXp[t, lo:n_t], W_hh, dh_rec[lo:n_t])
         for b in range(lo, n_t):
             for j in range(H):
                 dh[b, j] += dh_rec[b, j] * keep_h[b, j] if has_keep else dh_rec[b, j]

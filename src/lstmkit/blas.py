@@ -1,0 +1,148 @@
+"""The GEMM that the compiled sweeps call at every step, and the thread count of the BLAS behind it.
+
+Numba's np.dot goes through SciPy's bundled OpenBLAS. NumPy's bundled OpenBLAS ran the sweeps' per-step products
+1.5-1.8x faster here (32 x 128 @ 128 x 512: 51 against 32 GFLOP/s; 128 x 512 @ 512 x 2048: 78 against 52), and
+sharing it leaves one BLAS thread pool in the process instead of two. So the kernels call ?gemm through a
+function pointer given as an argument (which keeps them cacheable): NumPy's OpenBLAS where its symbols are found,
+else SciPy's `cython_blas` (the library Numba itself uses). Both take the Fortran convention, every argument by
+pointer, so sgemm and dgemm share one signature; the integer width of the library (64-bit for NumPy's ILP64
+build, 32-bit for SciPy's) travels as the dtype of a small array, `ints`.
+
+`matmul(gemm, ints, A, B, C)` computes C = A @ B inside a kernel for 2-D arrays whose rows are contiguous; products
+of at most SMALL multiply-adds (batch 1, small layers) it does in a loop, cheaper there than a BLAS call.
+"""
+
+import ctypes
+import glob
+import os
+from typing import NamedTuple
+
+import numpy as np
+
+from .ops import kernel
+
+_P = ctypes.c_void_p
+GEMM = ctypes.CFUNCTYPE(None, *([_P] * 13))        # ?gemm(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+_THREADS = ctypes.CFUNCTYPE(ctypes.c_int)
+_SET_THREADS = ctypes.CFUNCTYPE(None, ctypes.c_int)
+
+
+class Blas(NamedTuple):
+    name: str
+    gemm: dict             # dtype name -> the ?gemm function pointer
+    ints: np.ndarray       # an empty array of the library's integer type
+    get_threads: object    # () -> int, or None when the library has no thread control
+    set_threads: object    # (int) -> None, or None
+
+
+def _numpy_openblas():
+    """NumPy's bundled OpenBLAS (the scipy-openblas64 build), or None."""
+    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
+        lib = ctypes.CDLL(path)
+        for prefix, suffix, ints in (("scipy_", "_64_", np.int64), ("", "_64_", np.int64)):
+            names = {"float32": f"{prefix}sgemm{suffix}", "float64": f"{prefix}dgemm{suffix}"}
+            if all(hasattr(lib, n) for n in names.values()):
+                gemm = {dtype: GEMM((n, lib)) for dtype, n in names.items()}
+                get, set_ = _thread_functions(lib, ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_"),
+                                              ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_"))
+                return Blas("numpy-openblas", gemm, np.empty(0, ints), get, set_)
+    return None
+
+
+def _scipy_cython_blas():
+    """SciPy's cython_blas sgemm/dgemm (LP64), with the thread control of SciPy's bundled OpenBLAS if found."""
+    from scipy.linalg import cython_blas
+    name_of, pointer_of = ctypes.pythonapi.PyCapsule_GetName, ctypes.pythonapi.PyCapsule_GetPointer
+    name_of.restype, name_of.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    pointer_of.restype, pointer_of.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    gemm = {}
+    for dtype, name in (("float32", "sgemm"), ("float64", "dgemm")):
+        capsule = cython_blas.__pyx_capi__[name]
+        gemm[dtype] = GEMM(pointer_of(capsule, name_of(capsule)))
+    get, set_ = None, None
+    libs = os.path.join(os.path.dirname(os.path.dirname(cython_blas.__file__)), os.pardir, "scipy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
+        get, set_ = _thread_functions(ctypes.CDLL(path), ("scipy_openblas_get_num_threads", "openblas_get_num_threads"),
+                                      ("scipy_openblas_set_num_threads", "openblas_set_num_threads"))
+        if get is not None:
+            break
+    return Blas("scipy-cython-blas", gemm, np.empty(0, np.int32), get, set_)
+
+
+def _thread_functions(lib, get_names, set_names):
+    """The first (get, set) pair of thread-count functions that lib exports, or (None, None)."""
+    for get_name, set_name in zip(get_names, set_names):
+        if hasattr(lib, get_name) and hasattr(lib, set_name):
+            return _THREADS((get_name, lib)), _SET_THREADS((set_name, lib))
+    return None, None
+
+
+_chosen = []
+SMALL = 1 << 14              # multiply-adds of a product that matmul does in a loop rather than through BLAS
+
+
+def library():
+    """The Blas the kernels use (found once): NumPy's OpenBLAS if possible, else SciPy's cython_blas."""
+    if not _chosen:
+        _chosen.append(_numpy_openblas() or _scipy_cython_blas())
+    return _chosen[0]
+
+
+def use(name):
+    """Make the kernels use 'numpy-openblas' or 'scipy-cython-blas' (for tests and comparisons)."""
+    finders = {"numpy-openblas": _numpy_openblas, "scipy-cython-blas": _scipy_cython_blas}
+    if name not in finders:
+        raise ValueError(f"unknown BLAS {name!r}; choose from {', '.join(finders)}.")
+    found = finders[name]()
+    if found is None:
+        raise ValueError(f"BLAS {name!r} is not available here.")
+    _chosen[:] = [found]
+
+
+def gemm_args(dtype):
+    """(gemm, ints) for a kernel working in this dtype."""
+    blas = library()
+    return blas.gemm[np.dtype(dtype).name], blas.ints
+
+
+@kernel
+def matmul(gemm, ints, A, B, C):
+    """C = A @ B, (M, K) @ (K, N) -> (M, N), each array with contiguous rows. BLAS is column-major, so it computes
+    C^T = B^T A^T, reading each row-major array as its transpose."""
+    M, K = A.shape
+    N = B.shape[1]
+    if M * K * N <= SMALL:                                     # a BLAS call costs more than the product
+        for b in range(M):
+            row = C[b]
+            row[:] = 0
+            for k in range(K):
+                a_bk, B_k = A[b, k], B[k]
+                for j in range(N):
+                    row[j] += a_bk * B_k[j]
+        return
+    size = A.itemsize
+    dims = np.empty(6, ints.dtype)                             # n, m, k and the leading dimensions of B, A, C
+    dims[0], dims[1], dims[2] = N, M, K
+    dims[3], dims[4], dims[5] = B.strides[0] // size, A.strides[0] // size, C.strides[0] // size
+    coef = np.zeros(2, A.dtype)                                # alpha = 1, beta = 0
+    coef[0] = 1
+    no_trans = np.full(1, 78, np.uint8)                        # 'N'
+    gemm(no_trans.ctypes, no_trans.ctypes, dims[0:].ctypes, dims[1:].ctypes, dims[2:].ctypes, coef[0:].ctypes,
+         B.ctypes, dims[3:].ctypes, A.ctypes, dims[4:].ctypes, coef[1:].ctypes, C.ctypes, dims[5:].ctypes)
+
+
+@kernel
+def recurrent_product(gemm, ints, h_prev, keep_h, has_keep, W_hhT, h_in, out):
+    """out = (h_prev * keep_h) W_hh^T for the running rows of a step: the one GEMM per step of every compiled
+    sweep; `keep_h` is the recurrent-dropout mask (used when `has_keep`), `h_in` a buffer for the masked rows."""
+    n = h_prev.shape[0]
+    if n == 0:
+        return
+    if has_keep:
+        for b in range(n):
+            for j in range(h_prev.shape[1]):
+                h_in[b, j] = h_prev[b, j] * keep_h[b, j]
+        matmul(gemm, ints, h_in[:n], W_hhT, out)
+    else:
+        matmul(gemm, ints, h_prev, W_hhT, out)
