@@ -10,9 +10,13 @@ and those whose per-step GEMM is large, where one multi-threaded BLAS call per s
 call per thread (measured: at B x G*H x Hs = 64 x 1024 x 256 BLAS on 2 threads runs 1.8x one thread's rate,
 at 32 x 512 x 128 only 1.2x, which the threads' shared point-wise work more than makes up).
 
-`set_num_threads(n)` / `get_num_threads()`; the default is the environment variable LSTMKIT_NUM_THREADS, else the
-number of CPUs this process may run on (the experiment runner gives each worker process one thread). The
-number of threads changes only how rows are grouped into GEMMs, so results agree to rounding (float32 ~1e-7).
+`set_num_threads(n)` / `get_num_threads()`; the default is the environment variable LSTMKIT_NUM_THREADS, else 1.
+Why 1: on the 2-core machine this was measured on, once the kernels called NumPy's OpenBLAS (blas.py), one
+multi-threaded BLAS call per step did as well as row threads (0.8-1.15x either way at 32 x 100 x 32 x 128 and
+16 x 200 x 64 x 64, LSTM and GRU); row threads were 1.3-1.6x faster with the slower BLAS before it. They may pay
+on machines with many cores, where small GEMMs scale poorly and the point-wise work does not scale at all;
+measure with `lstmkit bench`. The number of threads changes only how rows are grouped into GEMMs, so results
+agree to rounding (float32 ~1e-7).
 """
 
 import os
@@ -38,9 +42,8 @@ def set_num_threads(n):
 def get_num_threads():
     if _state["threads"] is None:
         env = os.environ.get("LSTMKIT_NUM_THREADS")
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         value = int(env) if env and env.strip().isdigit() else env      # a non-number is named in the error
-        _state["threads"] = check_positive_int(value, "LSTMKIT_NUM_THREADS") if env else cpus
+        _state["threads"] = check_positive_int(value, "LSTMKIT_NUM_THREADS") if env else 1
     return _state["threads"]
 
 
