@@ -1,5 +1,5 @@
-"""The GEMM of the compiled sweeps (blas.py): both libraries it can call compute A @ B, and a layer gives the same
-outputs and gradients through either."""
+"""The GEMM of the compiled sweeps (blas.py): both libraries it can call compute A @ B (and C + A @ B), and a layer
+gives the same outputs and gradients through either."""
 
 import numpy as np
 import pytest
@@ -23,22 +23,27 @@ def library(request):
 
 
 @njit
-def _matmul(gemm, ints, A, B, C):
-    blas.matmul(gemm, ints, A, B, C)
+def _matmul(gemm, ints, A, B, C, add):
+    if add:
+        blas.matmul_add(gemm, ints, A, B, C)
+    else:
+        blas.matmul(gemm, ints, A, B, C)
 
 
 @pytest.mark.parametrize("library", LIBRARIES, indirect=True)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("M, K, N", [(1, 1, 1), (3, 5, 7), (0, 4, 6),          # small: matmul's own loop
                                      (40, 30, 20), (64, 70, 50)])                # through BLAS
-def test_matmul_is_a_product(library, dtype, M, K, N):
+@pytest.mark.parametrize("add", [False, True])
+def test_matmul_is_a_product(library, dtype, M, K, N, add):
     rng = np.random.default_rng(0)
     big_A = rng.standard_normal((M + 3, K + 2)).astype(dtype)
     A = big_A[1:M + 1, :K]                                     # rows contiguous, but a row stride of K + 2
     B = rng.standard_normal((K, N)).astype(dtype)
     C = np.full((M + 2, N), 7.0, dtype)
-    _matmul(*blas.gemm_args(dtype), A, B, C[1:M + 1])
-    np.testing.assert_allclose(C[1:M + 1], A @ B, rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-5)
+    _matmul(*blas.gemm_args(dtype), A, B, C[1:M + 1], add)
+    expected = A @ B + 7.0 if add else A @ B                   # matmul_add: C += A @ B
+    np.testing.assert_allclose(C[1:M + 1], expected, rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-5)
     assert (C[0] == 7).all() and (C[M + 1] == 7).all()         # nothing written outside the rows asked for
 
 

@@ -8,8 +8,11 @@ else SciPy's `cython_blas` (the library Numba itself uses). Both take the Fortra
 pointer, so sgemm and dgemm share one signature; the integer width of the library (64-bit for NumPy's ILP64
 build, 32-bit for SciPy's) travels as the dtype of a small array, `ints`.
 
-`matmul(gemm, ints, A, B, C)` computes C = A @ B inside a kernel for 2-D arrays whose rows are contiguous; products
-of at most SMALL multiply-adds (batch 1, small layers) it does in a loop, cheaper there than a BLAS call.
+`matmul(gemm, ints, A, B, C)` computes C = A @ B inside a kernel for 2-D arrays whose rows are contiguous, and
+`matmul_add` C += A @ B (BLAS's beta = 1: it then skips clearing C, and the caller the pass that would add the
+product to something); products of at most SMALL multiply-adds (batch 1, small layers) they do in a loop, cheaper
+there than a BLAS call. `recurrent_product` and `recurrent_gradient` are the per-step products of the forward and
+backward sweeps, with the recurrent-dropout mask.
 """
 
 import ctypes
@@ -107,15 +110,16 @@ def gemm_args(dtype):
 
 
 @kernel
-def matmul(gemm, ints, A, B, C):
-    """C = A @ B, (M, K) @ (K, N) -> (M, N), each array with contiguous rows. BLAS is column-major, so it computes
-    C^T = B^T A^T, reading each row-major array as its transpose."""
+def _gemm(gemm, ints, A, B, C, beta):
+    """C = A @ B + beta C, (M, K) @ (K, N) -> (M, N), beta 0 or 1, each array with contiguous rows. BLAS is
+    column-major, so it computes C^T = B^T A^T + beta C^T, reading each row-major array as its transpose."""
     M, K = A.shape
     N = B.shape[1]
     if M * K * N <= SMALL:                                     # a BLAS call costs more than the product
         for b in range(M):
             row = C[b]
-            row[:] = 0
+            if beta == 0:
+                row[:] = 0
             for k in range(K):
                 a_bk, B_k = A[b, k], B[k]
                 for j in range(N):
@@ -125,17 +129,31 @@ def matmul(gemm, ints, A, B, C):
     dims = np.empty(6, ints.dtype)                             # n, m, k and the leading dimensions of B, A, C
     dims[0], dims[1], dims[2] = N, M, K
     dims[3], dims[4], dims[5] = B.strides[0] // size, A.strides[0] // size, C.strides[0] // size
-    coef = np.zeros(2, A.dtype)                                # alpha = 1, beta = 0
-    coef[0] = 1
+    coef = np.zeros(2, A.dtype)                                # alpha = 1, beta
+    coef[0], coef[1] = 1, beta
     no_trans = np.full(1, 78, np.uint8)                        # 'N'
     gemm(no_trans.ctypes, no_trans.ctypes, dims[0:].ctypes, dims[1:].ctypes, dims[2:].ctypes, coef[0:].ctypes,
          B.ctypes, dims[3:].ctypes, A.ctypes, dims[4:].ctypes, coef[1:].ctypes, C.ctypes, dims[5:].ctypes)
 
 
 @kernel
-def recurrent_product(gemm, ints, h_prev, keep_h, has_keep, W_hhT, h_in, out):
-    """out = (h_prev * keep_h) W_hh^T for the running rows of a step: the one GEMM per step of every compiled
-    sweep; `keep_h` is the recurrent-dropout mask (used when `has_keep`), `h_in` a buffer for the masked rows."""
+def matmul(gemm, ints, A, B, C):
+    """C = A @ B inside a kernel (module docstring)."""
+    _gemm(gemm, ints, A, B, C, 0)
+
+
+@kernel
+def matmul_add(gemm, ints, A, B, C):
+    """C += A @ B: with beta = 1 BLAS adds to C instead of first clearing it, and the caller's own pass that would
+    add the product to something is not needed."""
+    _gemm(gemm, ints, A, B, C, 1)
+
+
+@kernel
+def recurrent_product(gemm, ints, h_prev, keep_h, has_keep, W_hhT, h_in, out, accumulate):
+    """out = (h_prev * keep_h) W_hh^T for the running rows of a step (out += ... with `accumulate`): the one GEMM
+    per step of every compiled forward sweep; `keep_h` is the recurrent-dropout mask (used when `has_keep`), `h_in`
+    a buffer for the masked rows."""
     n = h_prev.shape[0]
     if n == 0:
         return
@@ -143,6 +161,24 @@ def recurrent_product(gemm, ints, h_prev, keep_h, has_keep, W_hhT, h_in, out):
         for b in range(n):
             for j in range(h_prev.shape[1]):
                 h_in[b, j] = h_prev[b, j] * keep_h[b, j]
-        matmul(gemm, ints, h_in[:n], W_hhT, out)
+        h_prev = h_in[:n]
+    if accumulate:
+        matmul_add(gemm, ints, h_prev, W_hhT, out)
     else:
         matmul(gemm, ints, h_prev, W_hhT, out)
+
+
+@kernel
+def recurrent_gradient(gemm, ints, dZh, W_hh, keep_h, has_keep, dh_rec, dh):
+    """dh += (dZh W_hh) * keep_h for the running rows of a step: the one GEMM per step of every compiled backward
+    sweep, the mirror of recurrent_product (dh_rec a buffer for the product when there is a mask to apply)."""
+    n = dZh.shape[0]
+    if n == 0:
+        return
+    if not has_keep:
+        matmul_add(gemm, ints, dZh, W_hh, dh)
+        return
+    matmul(gemm, ints, dZh, W_hh, dh_rec[:n])
+    for b in range(n):
+        for j in range(dh.shape[1]):
+            dh[b, j] += dh_rec[b, j] * keep_h[b, j]

@@ -3,7 +3,7 @@
 from typing import NamedTuple
 
 import numpy as np
-from ..blas import matmul, recurrent_product
+from ..blas import recurrent_gradient, recurrent_product
 from ..ops import kernel, sigmoid, sigmoid_scalar, tanh_scalar
 from .recurrent import Recurrent
 
@@ -69,7 +69,7 @@ class GRU(Recurrent):
         return (dh * z,)                                        # h_{t-1} also enters h_t directly, weighted by z
 
     def sweep_forward(self, s, live, Xp, W_hh, b_hh, update, keep, states, rec):
-        return gru_forward_sweep, (live, Xp, W_hh, b_hh, *update, *keep, *states, *rec)
+        return gru_forward_sweep, (live, Xp, W_hh, self.params["bias_ih" + s], b_hh, *update, *keep, *states, *rec)
 
     def sweep_backward(self, s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
         return gru_backward_sweep, (live, dy, *dstate_T, *update, *keep, W_hh, sweep.states[0], sweep.record.gates,
@@ -78,12 +78,13 @@ class GRU(Recurrent):
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
 @kernel
-def gru_forward_sweep(lo, hi, gemm, ints, live, Xp, W_hh, b_hh, u_h, has_update, keep_h, has_keep, states_h, gates,
-                      a_n, h):
+def gru_forward_sweep(lo, hi, gemm, ints, live, Xp, W_hh, b_ih, b_hh, u_h, has_update, keep_h, has_keep, states_h,
+                      gates, a_n, h):
     """Rows lo .. hi-1 of the batch (threads.py); live (T,): rows b < live[t] step at t, the others (the batch
-    sorted by length) carry their state; Xp (T, B, 3H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's
-    update gate, keep_h (B, H) the recurrent-dropout mask (both empty when absent); states_h (T+1, B, H) with [0]
-    the initial state; fills the record (gates r, z, n and a_n = W_hn h_{t-1} + b_hn) and the carried states."""
+    sorted by length) carry their state; Xp (T, B, 3H) = W_ih x_t for all t (the kernel adds b_ih); u_h (T, B, H)
+    the driver's update gate, keep_h (B, H) the recurrent-dropout mask (both empty when absent); states_h
+    (T+1, B, H) with [0] the initial state; fills the record (gates r, z, n and a_n = W_hn h_{t-1} + b_hn) and
+    the carried states."""
     T, GH = Xp.shape[0], Xp.shape[2]
     H = GH // 3
     a = np.empty((hi - lo, GH), Xp.dtype)
@@ -92,18 +93,19 @@ def gru_forward_sweep(lo, hi, gemm, ints, live, Xp, W_hh, b_hh, u_h, has_update,
     W_hhT = np.ascontiguousarray(W_hh.T)                       # (H, 3H), rows contiguous as matmul needs
     for t in range(T):
         n_t = max(lo, min(hi, live[t]))                        # rows lo .. n_t - 1 run at step t
-        recurrent_product(gemm, ints, states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in, a[:n_t - lo])
+        recurrent_product(gemm, ints, states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in,
+                          a[:n_t - lo], False)
         for b in range(n_t, hi):                               # not running: h_t = h_{t-1}
             states_h[t + 1, b] = states_h[t, b]
-        for b in range(lo, n_t):                                   # short loops over one row: each is vectorised
+        for b in range(lo, n_t):                               # short loops over one row: each is vectorised
             x_row, a_row, g_row, an_row = Xp[t, b], a[b - lo], gates[t, b], a_n[t, b]
             h_row, h_prev = h[t, b], states_h[t, b]
             for j in range(2 * H):                             # r, z = sigma(x_rz + a_rz)
-                g_row[j] = sigmoid_scalar(x_row[j] + a_row[j] + b_hh[j])
+                g_row[j] = sigmoid_scalar(x_row[j] + b_ih[j] + a_row[j] + b_hh[j])
             for j in range(H):
                 an_row[j] = a_row[2 * H + j] + b_hh[2 * H + j]
             for j in range(H):                                 # n = tanh(x_n + r * a_n)
-                g_row[2 * H + j] = tanh_scalar(x_row[2 * H + j] + g_row[j] * an_row[j])
+                g_row[2 * H + j] = tanh_scalar(x_row[2 * H + j] + b_ih[2 * H + j] + g_row[j] * an_row[j])
             for j in range(H):                                 # h = (1 - z) * n + z * h_{t-1}
                 h_row[j] = (one - g_row[H + j]) * g_row[2 * H + j] + g_row[H + j] * h_prev[j]
             if has_update:
@@ -123,7 +125,7 @@ def gru_backward_sweep(lo, hi, gemm, ints, live, dy, dh_T, u_h, has_update, keep
     T, B, GH = dXp.shape
     H = GH // 3
     dh = dh_T.copy()
-    dh_rec = np.empty((B, H), dXp.dtype)
+    dh_rec = np.empty((hi - lo, H), dXp.dtype)                 # dA_t W_hh before the dropout mask
     one = np.ones(1, dXp.dtype)[0]                             # 1 in the arrays' dtype: float32 math stays float32
     for t in range(T - 1, -1, -1):
         n_t = max(lo, min(hi, live[t]))                        # rows lo .. n_t - 1 ran at step t
@@ -142,8 +144,5 @@ def gru_backward_sweep(lo, hi, gemm, ints, live, dy, dh_T, u_h, has_update, keep
                 dXp[t, b, j], dXp[t, b, H + j], dXp[t, b, 2 * H + j] = dr_pre, dz_pre, dn_pre
                 dA[t, b, j], dA[t, b, H + j], dA[t, b, 2 * H + j] = dr_pre, dz_pre, dn_pre * r
                 dh[b, j] = dh_t * z + (total - dh_t)           # the direct path z * dh, plus weight 1 - u
-        matmul(gemm, ints, dA[t, lo:n_t], W_hh, dh_rec[lo:n_t])   # + dA_t W_hh (times the dropout mask)
-        for b in range(lo, n_t):
-            for j in range(H):
-                dh[b, j] += dh_rec[b, j] * keep_h[b, j] if has_keep else dh_rec[b, j]
+        recurrent_gradient(gemm, ints, dA[t, lo:n_t], W_hh, keep_h[lo:n_t], has_keep, dh_rec, dh[lo:n_t])
     return (dh,)

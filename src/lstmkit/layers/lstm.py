@@ -198,11 +198,10 @@ class LSTM(Recurrent):
 
     # ---- layer normalisation of the two terms (the driver's hooks) --------------------------------------------
     def input_term(self, s, Zx, rec):
-        """xp_t = LN_ih(W_ih x_t) + b_ih for all steps, in place of Zx (T, B, G*H); without layer_norm Zx + b_ih."""
+        """LN_ih(W_ih x_t) for all steps, in place of Zx (T, B, G*H) (the driver adds b_ih); without layer_norm Zx."""
         if self.layer_norm:
             x_hat = normalise(Zx, rec.ln.x_hat, rec.ln.x_rstd)
             np.multiply(x_hat, self.params["weight_ln_ih" + s], out=Zx)
-        Zx += self.params["bias_ih" + s]
         return Zx
 
     def input_term_backward(self, s, rec, dXp):
@@ -285,7 +284,8 @@ class LSTM(Recurrent):
 
     # ---- the whole sequence, compiled (the fast path) ---------------------------------------------------------
     def sweep_forward(self, s, live, Xp, W_hh, b_hh, update, keep, states, rec):
-        return lstm_forward_sweep, (live, Xp, W_hh, b_hh, self._peepholes(s), self.peephole, self._projection(s),
+        bias = self.params["bias_ih" + s] + b_hh
+        return lstm_forward_sweep, (live, Xp, W_hh, bias, self._peepholes(s), self.peephole, self._projection(s),
                                     self.mode, *update, *keep, *self._layer_norm_weights(s), *states, *rec[:5],
                                     *rec.ln[2:6])
 

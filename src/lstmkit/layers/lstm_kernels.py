@@ -12,28 +12,29 @@ a row adds the three terms of H_t and makes every gate (about 2x faster than a l
 """
 
 import numpy as np
-from ..blas import matmul, recurrent_product
+from ..blas import matmul, recurrent_gradient, recurrent_product
 from ..ops import kernel, normalise_row, normalise_row_backward, sigmoid_scalar, tanh_scalar
 
 STANDARD, NO_FORGET, COUPLED = 0, 1, 2          # how f_t is made: its own gate, f_t = 1, f_t = 1 - i_t
 
 
 @kernel
-def lstm_forward_sweep(lo, hi, gemm, ints, live, Xp, W_hh, b_hh, P, peephole, W_hr, mode, u_h, u_c, has_update, keep_h,
+def lstm_forward_sweep(lo, hi, gemm, ints, live, Xp, W_hh, bias, P, peephole, W_hr, mode, u_h, u_c, has_update, keep_h,
                        has_keep, ln, gamma_hh, gamma_c, beta_c, states_h, states_c, gates, c, tanh_c, h, h_proj, a_hat,
                        a_rstd, c_hat, c_rstd):
     """Rows lo .. hi-1 of the batch (threads.py); live (T,) the number of running sequences at step t: rows
     b < live[t] step, the others (finished or not started, the batch sorted by length) carry their state and
-    record zeros; Xp (T, B, G*H) the input term for
-    all t; P (3, H) the peepholes p_i, p_f, p_o (zeros if none, and then `peephole` False); W_hr (P, H) the
-    projection ((0, H) if none); u_h/u_c (T, B, .) the update gates; keep_h (B, Hs) the recurrent-dropout mask;
-    with `ln` the gains gamma_hh (G*H,), gamma_c (H,) and shift beta_c (H,) of LN_hh and LN_c. states_h/states_c
-    (T+1, B, .) with [0] the initial state. Fills the record arrays and the carried states."""
+    record zeros; Xp (T, B, G*H) the input term for all t without its bias (the kernel adds W_hh h_{t-1} to it
+    in place); bias (G*H,) = b_ih + b_hh; P (3, H) the peepholes p_i, p_f, p_o (zeros if none, and then
+    `peephole` False); W_hr (P, H) the projection ((0, H) if none); u_h/u_c (T, B, .) the update gates; keep_h
+    (B, Hs) the recurrent-dropout mask; with `ln` the gains gamma_hh (G*H,), gamma_c (H,) and shift beta_c (H,)
+    of LN_hh and LN_c. states_h/states_c (T+1, B, .) with [0] the initial state. Fills the record arrays and the
+    carried states."""
     T, GH = Xp.shape[0], Xp.shape[2]
     H, Hs = P.shape[1], states_h.shape[2]
     proj = W_hr.shape[0] > 0
     oi, of, og, oo = (0, H, 2 * H, 3 * H) if mode == STANDARD else (0, 0, H, 2 * H)
-    a = np.empty((hi - lo, GH), Xp.dtype)
+    a = np.empty((hi - lo, GH), Xp.dtype)                     # W_hh h_{t-1} with `ln` (else added to Xp_t)
     h_in = np.empty((hi - lo, Hs), Xp.dtype)
     one = np.ones(1, Xp.dtype)[0]                              # 1 in the arrays' dtype: float32 math stays float32
     scale = np.full(GH, 0.5, Xp.dtype)                         # act(z) = s tanh(s z) + 1 - s (module docstring)
@@ -43,22 +44,25 @@ def lstm_forward_sweep(lo, hi, gemm, ints, live, Xp, W_hh, b_hh, P, peephole, W_
     W_hhT, W_hrT = np.ascontiguousarray(W_hh.T), np.ascontiguousarray(W_hr.T)   # rows contiguous, as matmul needs
     for t in range(T):
         n_t = max(lo, min(hi, live[t]))                        # rows lo .. n_t - 1 run at step t
-        recurrent_product(gemm, ints, states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in, a[:n_t - lo])
+        if ln:                                                 # H_t = input term + recurrent term + biases,
+            recurrent_product(gemm, ints, states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in,
+                              a[:n_t - lo], False)
+        else:                                                  # gathered in Xp_t: += W_hh h_{t-1} by BLAS here
+            recurrent_product(gemm, ints, states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in,
+                              Xp[t, lo:n_t], True)
         for b in range(lo, n_t):                               # short loops over one row: each is vectorised
-            a_row, g_row, c_prev = a[b - lo], gates[t, b], states_c[t, b]
+            x_row, g_row, c_prev = Xp[t, b], gates[t, b], states_c[t, b]
             c_row, tc_row, h_row = c[t, b], tanh_c[t, b], h[t, b]
-            if ln:                                             # LN_hh(Zh) = gamma_hh * Zh_hat
-                a_rstd[t, b, 0] = normalise_row(a_row, a_hat[t, b])
+            if ln:                                             # + LN_hh(Zh) = gamma_hh * Zh_hat
+                a_rstd[t, b, 0] = normalise_row(a[b - lo], a_hat[t, b])
                 for j in range(GH):
-                    a_row[j] = gamma_hh[j] * a_hat[t, b, j]
+                    x_row[j] += gamma_hh[j] * a_hat[t, b, j]
             if peephole:                                       # + p_i c_{t-1}, p_f c_{t-1} (f: STANDARD only)
                 for j in range(H):
-                    a_row[oi + j] += P[0, j] * c_prev[j]
-                    a_row[of + j] += P[1, j] * c_prev[j]
-            x_row = Xp[t, b]
+                    x_row[oi + j] += P[0, j] * c_prev[j]
+                    x_row[of + j] += P[1, j] * c_prev[j]
             for j in range(early):                             # i, f, g, o = act(H_t)
-                z = x_row[j] + a_row[j] + b_hh[j]              # H_t = input term + recurrent term + b_hh
-                g_row[j] = scale[j] * tanh_scalar(scale[j] * z) + shift[j]
+                g_row[j] = scale[j] * tanh_scalar(scale[j] * (x_row[j] + bias[j])) + shift[j]
             if mode == STANDARD:                               # c_t = f c_{t-1} + i g
                 for j in range(H):
                     c_row[j] = g_row[of + j] * c_prev[j] + g_row[oi + j] * g_row[og + j]
@@ -70,7 +74,7 @@ def lstm_forward_sweep(lo, hi, gemm, ints, live, Xp, W_hh, b_hh, P, peephole, W_
                     c_row[j] = c_prev[j] + g_row[oi + j] * g_row[og + j]
             if peephole:                                       # o = sigma(H_t[o] + p_o c_t)
                 for j in range(H):
-                    g_row[oo + j] = sigmoid_scalar(x_row[oo + j] + a_row[oo + j] + b_hh[oo + j] + P[2, j] * c_row[j])
+                    g_row[oo + j] = sigmoid_scalar(x_row[oo + j] + bias[oo + j] + P[2, j] * c_row[j])
             if has_update:
                 for j in range(H):
                     states_c[t + 1, b, j] = c_prev[j] + u_c[t, b, j] * (c_row[j] - c_prev[j])
@@ -124,7 +128,7 @@ def lstm_backward_sweep(lo, hi, gemm, ints, live, dy, dh_T, dc_T, P, W_hr, mode,
     oi, of, og, oo = (0, H, 2 * H, 3 * H) if mode == STANDARD else (0, 0, H, 2 * H)
     dh = dh_T.copy()                                           # dL/dh_{t} carried into step t from t+1
     dc = dc_T.copy()
-    dh_rec = np.empty((B, Hs), dXp.dtype)
+    dh_rec = np.empty((hi - lo, Hs), dXp.dtype)                 # dZh_t W_hh before the dropout mask
     dr = np.empty((B, H), dXp.dtype)                           # dL/d(o * tanh(q_t)) of the candidate
     scaled = np.empty(GH, dXp.dtype)                           # a gradient times an LN gain, row by row
     one = np.ones(1, dXp.dtype)[0]                             # 1 in the arrays' dtype: float32 math stays float32
@@ -186,8 +190,5 @@ def lstm_backward_sweep(lo, hi, gemm, ints, live, dy, dh_T, dc_T, P, W_hr, mode,
                 for j in range(GH):
                     scaled[j] = dXp[t, b, j] * gamma_hh[j]
                 normalise_row_backward(scaled, a_hat[t, b], a_rstd[t, b, 0], dZh[t, b])
-        matmul(gemm, ints, dZh[t, lo:n_t], W_hh, dh_rec[lo:n_t])   # dh_{t-1} += dZh_t W_hh (times the dropout mask)
-        for b in range(lo, n_t):
-            for j in range(Hs):
-                dh[b, j] += dh_rec[b, j] * keep_h[b, j] if has_keep else dh_rec[b, j]
+        recurrent_gradient(gemm, ints, dZh[t, lo:n_t], W_hh, keep_h[lo:n_t], has_keep, dh_rec, dh[lo:n_t])
     return dh, dc

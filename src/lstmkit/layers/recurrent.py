@@ -101,10 +101,11 @@ class Recurrent(Layer):
     step_forward(s, record, t, xp, a, prev) -> the candidate states; step_backward(s, record, t, dcand, prev,
     dxp, da) writes dL/dxp and dL/da of step t and returns each state's direct gradient of s_{t-1} (None: none),
     to which the driver adds dZh_t W_hh and the update gate's share. sweep_forward(s, live, Xp, W_hh, b_hh, update,
-    keep, states, record) and sweep_backward(s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh) return
-    (kernel, args), the compiled sweep and its arguments after four leading ones, lo, hi and the BLAS function and
-    its integer type (blas.py): kernel(lo, hi, gemm, ints, *args) touches only rows lo .. hi-1 of the batch
-    (threads.py runs row ranges on several threads). The forward kernel fills states[k][1:] and the record, the
+    keep, states, record) (Xp: the input term without b_ih, which the sweep adds itself; it may overwrite Xp) and
+    sweep_backward(s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh) return (kernel, args), the
+    compiled sweep and its arguments after four leading ones, lo, hi and the BLAS function and its integer type
+    (blas.py): kernel(lo, hi, gemm, ints, *args) touches only rows lo .. hi-1 of the batch (threads.py runs row
+    ranges on several threads). The forward kernel fills states[k][1:] and the record, the
     backward one fills dXp, dA, dZh (time-major) and returns the initial states' gradients. `live` (T,) int64 says
     how many rows (the first ones) run at step t: the others carry their state, get a zero record and zero gradients
     (all B without a right-padded mask). `update` is (u per state..., has_update) and `keep` (keep_h, has_keep),
@@ -313,7 +314,7 @@ class Recurrent(Layer):
             Zx = np.zeros((T, B, GH), self.dtype)
             Zx.reshape(T * B, GH)[pack.rows] = x.reshape(T * B, I_k)[pack.rows] @ W_ih.T
             live = pack.live
-        Xp = self.input_term(s, Zx, record)                        # xp_t = W_ih x_t + b_ih
+        Xp = self.input_term(s, Zx, record)                        # W_ih x_t (transformed by the cell)
         states = tuple(np.empty((T + 1, B, size), self.dtype) for size in self.state_sizes)
         for states_k, s0 in zip(states, state0):
             states_k[0] = s0
@@ -323,6 +324,7 @@ class Recurrent(Layer):
             gemm = gemm_args(self.dtype)
             run_rows(lambda lo, hi: kernel(lo, hi, *gemm, *args), B, T, B * GH * Hs)
         else:
+            Xp += self.params["bias_ih" + s]                       # xp_t (the compiled sweeps add b_ih themselves)
             a = np.empty((B, GH), self.dtype)                      # the recurrent term, reused every step
             for t in range(T):
                 prev = tuple(states_k[t] for states_k in states)
@@ -417,7 +419,10 @@ class Recurrent(Layer):
         np.matmul(dZx2.T, x2, out=self.grads["weight_ih" + s])     # dW_ih = sum_t dZx_t^T x_t
         np.matmul(dZh2.T, h2, out=self.grads["weight_hh" + s])     # dW_hh = sum_t dZh_t^T h_{t-1}
         np.sum(dXp2, axis=0, out=self.grads["bias_ih" + s])
-        np.sum(dA2, axis=0, out=self.grads["bias_hh" + s])
+        if dA2 is dXp2:                                            # b_ih and b_hh enter through the same sum
+            self.grads["bias_hh" + s][...] = self.grads["bias_ih" + s]
+        else:
+            np.sum(dA2, axis=0, out=self.grads["bias_hh" + s])
         self.cell_grads(s, sweep, dXp)
         if pack is None:
             dx = (dZx2 @ W_ih).reshape(T, B, I_k)                  # dx_t = dZx_t W_ih
@@ -461,8 +466,8 @@ class Recurrent(Layer):
 
     # ---- hooks a cell may override ----------------------------------------------------------------------------
     def input_term(self, s, Zx, record):
-        """xp = Zx + b_ih for all steps (Zx = W_ih x_t, (T, B, G*H)), in place."""
-        Zx += self.params["bias_ih" + s]
+        """A cell's transform of Zx = W_ih x_t for all steps ((T, B, G*H), in place), before the driver adds b_ih
+        (xp = Zx + b_ih): none here."""
         return Zx
 
     def input_term_backward(self, s, record, dXp):

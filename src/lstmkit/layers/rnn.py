@@ -3,7 +3,7 @@
 from typing import NamedTuple
 
 import numpy as np
-from ..blas import matmul, recurrent_product
+from ..blas import recurrent_gradient, recurrent_product
 from ..ops import kernel, tanh_scalar
 from .recurrent import Recurrent
 
@@ -51,7 +51,8 @@ class SimpleRNN(Recurrent):
         return (None,)
 
     def sweep_forward(self, s, live, Xp, W_hh, b_hh, update, keep, states, rec):
-        return rnn_forward_sweep, (live, Xp, W_hh, b_hh, self.nonlinearity == "relu", *update, *keep, *states, *rec)
+        bias = self.params["bias_ih" + s] + b_hh
+        return rnn_forward_sweep, (live, Xp, W_hh, bias, self.nonlinearity == "relu", *update, *keep, *states, *rec)
 
     def sweep_backward(self, s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
         return rnn_backward_sweep, (live, dy, *dstate_T, self.nonlinearity == "relu", *update, *keep, W_hh,
@@ -60,23 +61,24 @@ class SimpleRNN(Recurrent):
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
 @kernel
-def rnn_forward_sweep(lo, hi, gemm, ints, live, Xp, W_hh, b_hh, relu, u_h, has_update, keep_h, has_keep, states_h, h):
+def rnn_forward_sweep(lo, hi, gemm, ints, live, Xp, W_hh, bias, relu, u_h, has_update, keep_h, has_keep, states_h, h):
     """Rows lo .. hi-1 of the batch (threads.py); live (T,): rows b < live[t] step at t, the others (the batch
-    sorted by length) carry their state; Xp (T, B, H) = W_ih x_t + b_ih for all t; u_h (T, B, H) the driver's
+    sorted by length) carry their state; Xp (T, B, H) = W_ih x_t for all t (the kernel adds W_hh h_{t-1} to it in
+    place); bias (H,) = b_ih + b_hh; u_h (T, B, H) the driver's
     update gate, keep_h (B, H) the recurrent-dropout mask (both empty when absent); fills h (the candidates) and
     the carried states."""
     T, H = Xp.shape[0], Xp.shape[2]
-    a = np.empty((hi - lo, H), Xp.dtype)
     h_in = np.empty((hi - lo, H), Xp.dtype)
     W_hhT = np.ascontiguousarray(W_hh.T)                       # (H, H), rows contiguous as matmul needs
     for t in range(T):
         n_t = max(lo, min(hi, live[t]))                        # rows lo .. n_t - 1 run at step t
-        recurrent_product(gemm, ints, states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in, a[:n_t - lo])
+        recurrent_product(gemm, ints, states_h[t, lo:n_t], keep_h[lo:n_t], has_keep, W_hhT, h_in,
+                          Xp[t, lo:n_t], True)                 # Xp_t += W_hh h_{t-1}
         for b in range(n_t, hi):                               # not running: h_t = h_{t-1}
             states_h[t + 1, b] = states_h[t, b]
         for b in range(lo, n_t):
             for j in range(H):
-                pre = Xp[t, b, j] + a[b - lo, j] + b_hh[j]
+                pre = Xp[t, b, j] + bias[j]
                 h_t = max(pre, 0.0) if relu else tanh_scalar(pre)
                 h[t, b, j] = h_t
                 h_prev = states_h[t, b, j]
@@ -90,7 +92,7 @@ def rnn_backward_sweep(lo, hi, gemm, ints, live, dy, dh_T, relu, u_h, has_update
     dh through unchanged."""
     T, B, H = dXp.shape
     dh = dh_T.copy()
-    dh_rec = np.empty((B, H), dXp.dtype)
+    dh_rec = np.empty((hi - lo, H), dXp.dtype)                 # dXp_t W_hh before the dropout mask
     for t in range(T - 1, -1, -1):
         n_t = max(lo, min(hi, live[t]))                        # rows lo .. n_t - 1 ran at step t
         for b in range(n_t, hi):                               # not running at t: no gradient of step t
@@ -104,8 +106,5 @@ def rnn_backward_sweep(lo, hi, gemm, ints, live, dy, dh_T, relu, u_h, has_update
                 h_t = h[t, b, j]
                 dXp[t, b, j] = dh_t * (1.0 if h_t > 0.0 else 0.0) if relu else dh_t * (1.0 - h_t * h_t)
                 dh[b, j] = total - dh_t                        # h_{t-1} enters h_t with weight 1 - u
-        matmul(gemm, ints, dXp[t, lo:n_t], W_hh, dh_rec[lo:n_t])
-        for b in range(lo, n_t):
-            for j in range(H):
-                dh[b, j] += dh_rec[b, j] * keep_h[b, j] if has_keep else dh_rec[b, j]
+        recurrent_gradient(gemm, ints, dXp[t, lo:n_t], W_hh, keep_h[lo:n_t], has_keep, dh_rec, dh[lo:n_t])
     return (dh,)
