@@ -7,6 +7,7 @@ M. I. Jordan, "Serial order: a parallel distributed processing approach", ICS Re
 from typing import NamedTuple
 
 import numpy as np
+from ..blas import gemm_args, matmul, matmul_add
 from ..ops import kernel, sigmoid, sigmoid_scalar, tanh_scalar
 from ..validation import (
     check_array,
@@ -136,7 +137,7 @@ class JordanRNN(Layer):
         rec = JordanRecord(xt, context, np.empty((T, B, H), self.dtype), np.empty((T, B, O), self.dtype), m,
                            initial_state is not None)
         if self.implementation == "compiled":
-            jordan_forward_sweep(Xp, self.params["weight_ho_l0"], self.params["weight_hy_l0"],
+            jordan_forward_sweep(*gemm_args(self.dtype), Xp, self.params["weight_ho_l0"], self.params["weight_hy_l0"],
                                  self.params["bias_hy_l0"], ACTIVATIONS[self.output_activation],
                                  *self._kernel_mask(m), context, rec.h, rec.y)
         else:
@@ -177,7 +178,7 @@ class JordanRNN(Layer):
         W_ho, W_hy = self.params["weight_ho_l0"], self.params["weight_hy_l0"]
         m = rec.mask
         if self.implementation == "compiled":
-            dcontext = jordan_backward_sweep(dY, dcontext, ACTIVATIONS[self.output_activation],
+            dcontext = jordan_backward_sweep(*gemm_args(self.dtype), dY, dcontext, ACTIVATIONS[self.output_activation],
                                              *self._kernel_mask(m), W_ho, W_hy, rec.h, rec.y, dz, da)
         else:
             for t in reversed(range(T)):
@@ -232,19 +233,19 @@ class JordanRNN(Layer):
 
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
 @kernel
-def jordan_forward_sweep(Xp, W_ho, W_hy, b_hy, phi, mask, has_mask, context, h, y):
-    """Xp (T, B, H) = W_ih x_t + b for all t; context (T+1, B, O) with [0] = y_0. Fills h, y and the context."""
+def jordan_forward_sweep(gemm, ints, Xp, W_ho, W_hy, b_hy, phi, mask, has_mask, context, h, y):
+    """Xp (T, B, H) = W_ih x_t + b for all t; context (T+1, B, O) with [0] = y_0. Fills h, y and the context.
+    gemm, ints: the BLAS of blas.py."""
     T, B, H = Xp.shape
     O = W_hy.shape[0]
-    Wc = np.empty((B, H), Xp.dtype)                            # W_ho y_{t-1}
     z = np.empty((B, O), Xp.dtype)                             # W_hy h_t
-    W_hoT, W_hyT = W_ho.T, W_hy.T
+    W_hoT, W_hyT = np.ascontiguousarray(W_ho.T), np.ascontiguousarray(W_hy.T)   # rows contiguous, as matmul needs
     for t in range(T):
-        np.dot(context[t], W_hoT, Wc)
+        matmul_add(gemm, ints, context[t], W_hoT, Xp[t])          # Xp_t += W_ho y_{t-1}
         for b in range(B):
             for j in range(H):
-                h[t, b, j] = tanh_scalar(Xp[t, b, j] + Wc[b, j])   # h_t = tanh(W_ih x_t + b + W_ho y_{t-1})
-        np.dot(h[t], W_hyT, z)
+                h[t, b, j] = tanh_scalar(Xp[t, b, j])           # h_t = tanh(W_ih x_t + b + W_ho y_{t-1})
+        matmul(gemm, ints, h[t], W_hyT, z)
         for b in range(B):
             m = mask[t, b] if has_mask else 1.0
             for k in range(O):
@@ -263,14 +264,13 @@ def jordan_forward_sweep(Xp, W_ho, W_hy, b_hy, phi, mask, has_mask, context, h, 
 
 
 @kernel
-def jordan_backward_sweep(dY, dcontext_T, phi, mask, has_mask, W_ho, W_hy, h, y, dz, da):
+def jordan_backward_sweep(gemm, ints, dY, dcontext_T, phi, mask, has_mask, W_ho, W_hy, h, y, dz, da):
     """Mirror of jordan_forward_sweep: dY (T, B, O) the output gradients, dcontext_T (B, O) that of y_T; writes
     dz (T, B, O) and da (T, B, H) and returns dL/dy_0."""
     T, B, H = h.shape
     O = y.shape[2]
     dcontext = dcontext_T.copy()
     dh = np.empty((B, H), h.dtype)
-    dy_prev = np.empty((B, O), h.dtype)
     for t in range(T - 1, -1, -1):
         for b in range(B):
             m = mask[t, b] if has_mask else 1.0
@@ -284,11 +284,10 @@ def jordan_backward_sweep(dY, dcontext_T, phi, mask, has_mask, W_ho, W_hy, h, y,
                 else:
                     dz[t, b, k] = dy
                 dcontext[b, k] = (1.0 - m) * dcontext[b, k]        # padded steps pass the gradient through
-        np.dot(dz[t], W_hy, dh)                                     # dh_t = dz_t W_hy
+        matmul(gemm, ints, dz[t], W_hy, dh)                         # dh_t = dz_t W_hy
         for b in range(B):
             for j in range(H):
                 h_t = h[t, b, j]
                 da[t, b, j] = dh[b, j] * (1.0 - h_t * h_t)
-        np.dot(da[t], W_ho, dy_prev)                                # dy_{t-1} += da_t W_ho
-        dcontext += dy_prev
+        matmul_add(gemm, ints, da[t], W_ho, dcontext)               # dy_{t-1} += da_t W_ho
     return dcontext
