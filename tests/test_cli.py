@@ -144,3 +144,29 @@ def test_api_raises_the_same_message_as_a_value_error(tmp_path):
     with pytest.raises(ValueError, match="--no-log"):
         train_forecaster(ForecastConfig(), series=lk.data.Series(np.linspace(-1, 1, 144), None, "v", "test"),
                          verbose=False)
+
+
+def test_bench_times_both_libraries(capsys):
+    """`lstmkit bench` on a tiny shape: a row per pass with both times (PyTorch is in the test extras)."""
+    assert main(["bench", "--cells", "lstm", "--shape", "2x3x4x5", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if "2x3x4x5" in line]
+    assert len(rows) == 2 and "forward" in rows[0] and "train" in rows[1]
+    assert "GFLOP/s" in out
+
+
+def test_bench_rows_hold_the_ratio():
+    from lstmkit import bench
+    rows, machine = bench.run([(2, 3, 4, 5)], cells=("gru",), repeats=2, warmup=1, settle=0.0)
+    assert [row["pass"] for row in rows] == ["forward", "train"]
+    for row in rows:
+        assert row["ratio"] == pytest.approx(row["lstmkit_ms"] / row["torch_ms"])
+        assert row["lstmkit_ms"] > 0 and row["gemm_fraction"] > 0
+    assert rows[1]["peak_mb"] > 0 and machine["lstmkit_threads"] >= 1
+
+
+@pytest.mark.parametrize("args, fragment", [(["--shape", "2x3x4"], "BxTxIxH"), (["--cells", "lstm,tcn"], "tcn")])
+def test_bench_refuses_bad_options(capsys, args, fragment):
+    assert main(["bench", "--repeats", "1", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and fragment in err

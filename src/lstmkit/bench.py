@@ -6,6 +6,12 @@ same threads; the median of `repeats` runs after warm-up is reported with the ra
 lstmkit's achieved GFLOP/s as a fraction of the best float32 GEMM throughput measured in the same run.
 FLOPs counted: the GEMMs only, 2 B T G H (I + H) for a forward pass and three times that for a training step
 (forward, input and recurrent gradients, weight gradients).
+
+Each timed run starts after a pause of `settle` seconds. Both libraries keep idle worker threads spinning for a
+while after a call (OpenBLAS about 2^28 cycles, 0.13 s at 2 GHz; PyTorch's OpenMP threads less), and on a machine
+with few cores the other library's spinning threads slowed a run by up to 8x here (PyTorch's LSTM forward at
+32 x 100 x 32 x 128: 9.6 ms alone, 25-77 ms right after lstmkit). After the pause each library runs as it does
+alone, paying only its own thread wake-up.
 """
 
 import os
@@ -17,6 +23,7 @@ import numpy as np
 
 from .threads import get_num_threads
 
+SETTLE_S = 0.2               # pause before each timed run, seconds: the other library's threads stop spinning
 SHAPES = ((32, 100, 32, 128), (64, 50, 128, 256), (1, 1000, 1, 32), (128, 35, 256, 512), (16, 200, 64, 64))
 GATES = {"lstm": 4, "gru": 3}
 
@@ -48,6 +55,12 @@ def _time(fn):
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def _settled_time(fn, settle):
+    """The time of fn() run after a pause of `settle` seconds (module docstring)."""
+    time.sleep(settle)
+    return _time(fn)
 
 
 def _lstmkit_case(cell, B, T, I, H, rng):
@@ -91,7 +104,7 @@ def peak_memory_mb(fn):
     return peak / 2 ** 20
 
 
-def run(shapes=SHAPES, cells=("lstm", "gru"), repeats=7, warmup=2, seed=0):
+def run(shapes=SHAPES, cells=("lstm", "gru"), repeats=7, warmup=2, seed=0, settle=SETTLE_S):
     """Return (rows, machine): one row per (cell, shape, pass) with both medians, the ratio and GFLOP/s."""
     for cell in cells:
         if cell not in GATES:
@@ -117,7 +130,7 @@ def run(shapes=SHAPES, cells=("lstm", "gru"), repeats=7, warmup=2, seed=0):
                 times = [[] for _ in fns]
                 for _ in range(repeats):                       # interleaved: both see the same machine state
                     for i, fn in enumerate(fns):
-                        times[i].append(_time(fn))
+                        times[i].append(_settled_time(fn, settle))
                 medians = [float(np.median(t)) for t in times]
                 flops = 2 * B * T * G * H * (I + H) * (3 if kind == "train" else 1)
                 rows.append({"cell": cell, "shape": (B, T, I, H), "pass": kind, "lstmkit_ms": medians[0] * 1e3,
@@ -208,7 +221,8 @@ def _varlen_cases(cell, lengths, I, H, rng):
     return cases
 
 
-def run_varlen(cells=("lstm", "gru"), repeats=7, warmup=2, seed=0, lengths=None, I=VARLEN["I"], H=VARLEN["H"]):
+def run_varlen(cells=("lstm", "gru"), repeats=7, warmup=2, seed=0, lengths=None, I=VARLEN["I"], H=VARLEN["H"],
+               settle=SETTLE_S):
     """Median training-step time (ms) of lstmkit masked / padded and torch packed / padded per cell, interleaved,
     float32; each row also has the two goal ratios masked / torch packed and masked / lstmkit padded."""
     lengths = varlen_lengths(seed=seed) if lengths is None else np.asarray(lengths)
@@ -224,7 +238,7 @@ def run_varlen(cells=("lstm", "gru"), repeats=7, warmup=2, seed=0, lengths=None,
         times = {name: [] for name in cases}
         for _ in range(repeats):                                        # interleaved: the same machine state
             for name, fn in cases.items():
-                times[name].append(_time(fn))
+                times[name].append(_settled_time(fn, settle))
         ms = {name: float(np.median(t)) * 1e3 for name, t in times.items()}
         rows.append({"cell": cell, "B": len(lengths), "T": int(lengths.max()), "mean_length": float(lengths.mean()),
                      **{name: ms.get(name) for name in VARLEN_CASES},
