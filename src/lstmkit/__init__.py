@@ -1,14 +1,5 @@
 """lstmkit: recurrent neural networks built from the equations, with hand-derived backpropagation through time."""
 
-import os
-
-# The compiled time loops make one small GEMM per step through OpenBLAS. Its idle worker threads normally spin for
-# about 2^28 cycles waiting for more work, and on a small machine they take the core the loop itself needs between
-# two GEMMs; a short spin (2^4 cycles) lets them sleep at once. Measured on 2 cores: LSTM training step 92 -> 26 ms
-# at B=32, T=100, H=128, and 509 -> 311 ms at B=128, T=35, H=512 against one thread. It applies to every OpenBLAS
-# loaded after this line (NumPy's too, if lstmkit is imported first); a value the user set is kept.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-
 from . import data, diagnostics, layers, losses, metrics, optim, rtrl
 from .gradcheck import gradcheck
 from .io import load_model as load
