@@ -234,8 +234,8 @@ class JordanRNN(Layer):
 # ---- compiled sweeps: the same equations as step_forward / step_backward, fused over one whole sequence --------
 @kernel
 def jordan_forward_sweep(gemm, ints, Xp, W_ho, W_hy, b_hy, phi, mask, has_mask, context, h, y):
-    """Xp (T, B, H) = W_ih x_t + b for all t; context (T+1, B, O) with [0] = y_0. Fills h, y and the context.
-    gemm, ints: the BLAS of blas.py."""
+    """Xp (T, B, H) = W_ih x_t + b for all t (the kernel adds W_ho y_{t-1} to it in place); context (T+1, B, O)
+    with [0] = y_0. Fills h, y and the context. gemm, ints: the BLAS of blas.py."""
     T, B, H = Xp.shape
     O = W_hy.shape[0]
     z = np.empty((B, O), Xp.dtype)                             # W_hy h_t

@@ -128,7 +128,7 @@ def lstm_backward_sweep(lo, hi, gemm, ints, live, dy, dh_T, dc_T, P, W_hr, mode,
     oi, of, og, oo = (0, H, 2 * H, 3 * H) if mode == STANDARD else (0, 0, H, 2 * H)
     dh = dh_T.copy()                                           # dL/dh_{t} carried into step t from t+1
     dc = dc_T.copy()
-    dh_rec = np.empty((hi - lo, Hs), dXp.dtype)                 # dZh_t W_hh before the dropout mask
+    dh_rec = np.empty((hi - lo, Hs), dXp.dtype)                # dZh_t W_hh before the dropout mask
     dr = np.empty((B, H), dXp.dtype)                           # dL/d(o * tanh(q_t)) of the candidate
     scaled = np.empty(GH, dXp.dtype)                           # a gradient times an LN gain, row by row
     one = np.ones(1, dXp.dtype)[0]                             # 1 in the arrays' dtype: float32 math stays float32
