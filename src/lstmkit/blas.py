@@ -104,9 +104,11 @@ def use(name):
 
 
 def gemm_args(dtype):
-    """(gemm, ints) for a kernel working in this dtype."""
+    """(gemm, ints) for a kernel working in this dtype (a layer's dtype is already the name, 'float32' or
+    'float64'; np.dtype(...).name costs microseconds, paid twice per training step)."""
     blas = library()
-    return blas.gemm[np.dtype(dtype).name], blas.ints
+    gemm = blas.gemm.get(dtype) or blas.gemm[np.dtype(dtype).name]
+    return gemm, blas.ints
 
 
 @kernel
