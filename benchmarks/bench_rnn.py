@@ -45,7 +45,14 @@ def main():
                               capture_output=True, text=True, check=True)
         other = json.loads(done.stdout)
         sections.append(table(other["rows"], other["machine"], "## With OPENBLAS_CORETYPE unset"))
+    steps = ["## Cost of one more step (B=1, I=1, H=32, T=1000 against T=1; the call's fixed cost excluded)\n",
+             "| cell | forward us/step | training step us/step |", "|---|---|---|"]
+    for cell in ("lstm", "gru"):
+        forward, train = bench.step_cost(cell)
+        steps.append(f"| {cell.upper()} | {forward:.2f} | {train:.2f} |")
+    sections.append("\n".join(steps) + "\n")
     render_table("lstmkit / PyTorch", bench.COLUMNS, bench.format_rows(rows), print_fn=print)
+    print("\n".join(steps[3:]))
     folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
     os.makedirs(folder, exist_ok=True)
     name = f"{datetime.date.today().isoformat()}-{platform.node() or 'machine'}.md"

@@ -167,6 +167,22 @@ COLUMNS = ("cell", "B x T x I x H", "pass", "lstmkit ms", "torch ms", "ratio", "
            "peak MB")
 
 
+def step_cost(cell, H=32, T=1000, repeats=7, seed=0):
+    """What one more time step costs at B = 1, I = 1 (issue 5: under 2 us of overhead, the loop compiled):
+    (forward, training step) in microseconds per step, the difference of the best times at T and at 1 step
+    divided by T - 1, so that the fixed cost of a call (checks, allocation, dispatch) drops out; at H = 32 the
+    product and the activations of the step are in it too."""
+    if cell not in GATES:
+        raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(GATES)}.")
+    best = {}
+    for steps in (1, T):
+        _, infer, train = _lstmkit_case(cell, 1, steps, 1, H, np.random.default_rng(seed))
+        for kind, fn in (("forward", infer), ("train", train)):
+            fn()
+            best[kind, steps] = min(_time(fn) for _ in range(repeats))
+    return tuple((best[kind, T] - best[kind, 1]) / (T - 1) * 1e6 for kind in ("forward", "train"))
+
+
 # ---- variable-length batches (issue 8) ------------------------------------------------------------------------------
 VARLEN = {"B": 64, "I": 32, "H": 128, "min_length": 10, "max_length": 200}
 VARLEN_CASES = ("lstmkit masked", "lstmkit padded", "torch packed", "torch padded")
