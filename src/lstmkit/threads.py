@@ -15,10 +15,9 @@ Why 1: on the 2-core machine this was measured on, once the kernels called NumPy
 multi-threaded BLAS call per step did as well as row threads (0.8-1.15x either way at 32 x 100 x 32 x 128 and
 16 x 200 x 64 x 64, LSTM and GRU), and once the per-step products added into their destination, better (row
 threads took 0.91-1.36x its time at four shapes, 2026-12-01); row threads were 1.3-1.6x faster with the slower
-BLAS before it. They may pay
-on machines with many cores, where small GEMMs scale poorly and the point-wise work does not scale at all;
-measure with `lstmkit bench`. The number of threads changes only how rows are grouped into GEMMs, so results
-agree to rounding (float32 ~1e-7).
+BLAS before it. They may pay on machines with many cores, where small GEMMs scale poorly and the point-wise work
+does not scale at all; measure with `lstmkit bench`. The number of threads changes only how rows are grouped
+into GEMMs, so results agree to rounding (float32 ~1e-7).
 """
 
 import os

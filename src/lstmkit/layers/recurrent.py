@@ -105,8 +105,8 @@ class Recurrent(Layer):
     sweep_backward(s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh) return (kernel, args), the
     compiled sweep and its arguments after four leading ones, lo, hi and the BLAS function and its integer type
     (blas.py): kernel(lo, hi, gemm, ints, *args) touches only rows lo .. hi-1 of the batch (threads.py runs row
-    ranges on several threads). The forward kernel fills states[k][1:] and the record, the
-    backward one fills dXp, dA, dZh (time-major) and returns the initial states' gradients. `live` (T,) int64 says
+    ranges on several threads). The forward kernel fills states[k][1:] and the record, the backward one fills
+    dXp, dA, dZh (time-major) and returns the initial states' gradients. `live` (T,) int64 says
     how many rows (the first ones) run at step t: the others carry their state, get a zero record and zero gradients
     (all B without a right-padded mask). `update` is (u per state..., has_update) and `keep` (keep_h, has_keep),
     empty arrays when absent; dy arrives times the mask; dA is dXp unless SEPARATE_RECURRENT_GRAD, dZh is dA unless
@@ -319,10 +319,9 @@ class Recurrent(Layer):
         for states_k, s0 in zip(states, state0):
             states_k[0] = s0
         if self.implementation == "compiled":                     # rows on threads (threads.py)
-            kernel, args = self.sweep_forward(s, live, Xp, W_hh, self.params["bias_hh" + s],
-                                              self._kernel_update(update), self._kernel_keep(keep_h), states, record)
-            gemm = gemm_args(self.dtype)
-            run_rows(lambda lo, hi: kernel(lo, hi, *gemm, *args), B, T, B * GH * Hs)
+            self._run_sweep(*self.sweep_forward(s, live, Xp, W_hh, self.params["bias_hh" + s],
+                                                self._kernel_update(update), self._kernel_keep(keep_h), states,
+                                                record), B, T)
         else:
             Xp += self.params["bias_ih" + s]                       # xp_t (the compiled sweeps add b_ih themselves)
             a = np.empty((B, GH), self.dtype)                      # the recurrent term, reused every step
@@ -398,10 +397,9 @@ class Recurrent(Layer):
         pack = sweep.packing
         if self.implementation == "compiled":
             live = np.full(T, B, np.int64) if pack is None else pack.live
-            kernel, args = self.sweep_backward(s, live, dy, dstate_T, self._kernel_update(sweep.update),
-                                               self._kernel_keep(sweep.keep_h), W_hh, sweep, dXp, dA, dZh)
-            gemm = gemm_args(self.dtype)
-            parts = run_rows(lambda lo, hi: kernel(lo, hi, *gemm, *args), B, T, B * GH * Hs)
+            parts = self._run_sweep(*self.sweep_backward(s, live, dy, dstate_T, self._kernel_update(sweep.update),
+                                                         self._kernel_keep(sweep.keep_h), W_hh, sweep, dXp, dA,
+                                                         dZh), B, T)
             dstate = tuple(np.concatenate([part[k][lo:hi] for lo, hi, part in parts]) for k in range(len(self.STATES)))
         else:
             dstate = self._reference_backward(s, sweep, dy, dstate_T, W_hh, dXp, dA, dZh)
@@ -451,6 +449,13 @@ class Recurrent(Layer):
                 dprev = [dp + g * (1.0 - u_k[t]) for dp, g, u_k in zip(dprev, total, u)]
             dstate = tuple(dprev)
         return dstate
+
+    def _run_sweep(self, kernel, args, B, T):
+        """kernel(lo, hi, gemm, ints, *args) over the batch's row ranges (threads.py), with the BLAS of blas.py;
+        returns [(lo, hi, result)]."""
+        gemm = gemm_args(self.dtype)
+        step_work = B * self.G * self.hidden_size * self.state_sizes[0]     # multiply-adds of a step's GEMM
+        return run_rows(lambda lo, hi: kernel(lo, hi, *gemm, *args), B, T, step_work)
 
     def _kernel_update(self, update):
         """(u per state vector..., has_update) as the compiled sweeps take it; empty arrays when there is none."""
