@@ -1,6 +1,7 @@
 """lstmkit: recurrent neural networks built from the equations, with hand-derived backpropagation through time."""
 
 from . import data, diagnostics, layers, losses, metrics, optim, rtrl
+from .backend import get_backend, set_backend
 from .gradcheck import gradcheck
 from .io import load_model as load
 from .model import EarlyStopping, History, Sequential
@@ -11,7 +12,7 @@ __version__ = "0.1.0"
 
 __all__ = ["Sequential", "Seq2Seq", "EarlyStopping", "History", "load", "gradcheck", "layers", "losses", "metrics",
            "optim", "data", "diagnostics", "rtrl", "interop", "export", "experiments", "set_num_threads",
-           "get_num_threads"]
+           "get_num_threads", "set_backend", "get_backend"]
 
 
 def __getattr__(name):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .backend import device_of, to_device, to_host
 from .io import read_safetensors, write_atomic
 
 FILENAME = "checkpoint.safetensors"
@@ -87,11 +88,11 @@ def save_checkpoint(folder, model, state, fit):
 
     params = model.parameters()
     opt = model.optimizer.state_dict()
-    tensors = {f"model/{key}": np.ascontiguousarray(p) for key, p in params.items()}
+    tensors = {f"model/{key}": np.ascontiguousarray(to_host(p)) for key, p in params.items()}
     for key, slots in opt["slots"].items():
         tensors.update({f"optimizer/{key}/{name}": np.ascontiguousarray(s) for name, s in slots.items()})
     for key, p in (state.best_weights or {}).items():
-        tensors[f"best/{key}"] = np.ascontiguousarray(p)
+        tensors[f"best/{key}"] = np.ascontiguousarray(to_host(p))
     if state.order is not None:
         tensors["order"] = np.ascontiguousarray(state.order, dtype=np.int64)
     body = {
@@ -255,7 +256,7 @@ def restore_checkpoint(path, model, fit):
 
     # everything checked: apply
     for key, p in params.items():
-        p[...] = weights[key]
+        p[...] = to_device(weights[key], device_of(p))
     model.optimizer.load_state_dict({"step": step, "slots": slots})
     for layer, gen in zip(model.layers, generators["layers"]):
         if gen is not None:

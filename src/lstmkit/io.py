@@ -8,6 +8,8 @@ import tempfile
 
 import numpy as np
 
+from .backend import device_of, to_device, to_host
+
 FORMAT = "lstmkit"
 FORMAT_VERSION = 1
 
@@ -20,7 +22,7 @@ def save_model(model, path, metadata=None):
         raise ValueError("the model has no weights yet; fit it, or call model.build(input_shape), before saving.")
     header = {"format": FORMAT, "format_version": str(FORMAT_VERSION),
               "config": json.dumps(model.get_config()), "metadata": json.dumps(metadata or {})}
-    data = save({name: np.ascontiguousarray(p) for name, p in model.parameters().items()}, metadata=header)
+    data = save({name: np.ascontiguousarray(to_host(p)) for name, p in model.parameters().items()}, metadata=header)
     write_atomic(path, data, suffix=".lstmkit")
 
 
@@ -130,4 +132,4 @@ def assign_weights(path, expected, tensors):
                              f"expected {param.shape} {param.dtype}.")
         if not np.all(np.isfinite(tensor)):
             raise ValueError(f"{path}: weight {name} contains NaN or inf.")
-        param[...] = tensor
+        param[...] = to_device(tensor, device_of(param))

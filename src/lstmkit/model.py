@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import backend
 from . import checkpoint as ckpt
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -110,6 +111,19 @@ class Sequential:
 
     def count_params(self):
         return sum(layer.num_params() for layer in self.layers)
+
+    def to(self, target):
+        """Move every layer to a device ("cpu" or "cuda") or convert it to a dtype ("float32" or "float64"), in
+        place (Layer.to). On "cuda" the data stays on the host: each batch moves to the GPU in the first layer,
+        and the (small) output comes back for the loss and metrics."""
+        for layer in self.layers:
+            layer.to(target)
+        return self
+
+    @property
+    def device(self):
+        """The device of the first layer ("cpu" for a model without layers)."""
+        return self.layers[0].device if self.layers else "cpu"
 
     # ---- passes -----------------------------------------------------------------------------------------------
     def forward(self, x, training=False):
@@ -232,7 +246,7 @@ class Sequential:
     def _gradients(self, x, y):
         """Forward, loss and backward on one batch, filling every layer's grads; returns the loss. Raises
         FloatingPointError if the loss or a gradient is NaN or inf, before anything has changed the weights."""
-        out = self.forward(x, training=True)
+        out = backend.to_host(self.forward(x, training=True))
         loss, dout = self._loss_and_grad(out, y, self.output_mask)
         if not np.isfinite(loss):
             raise FloatingPointError(f"the loss is {loss}")
@@ -371,7 +385,7 @@ class Sequential:
                                         f"{ckpt.position_text(state.epoch, state.batch)}") from None
         if early_stopping is not None and early_stopping.restore_best_weights and state.best_weights is not None:
             for name, value in self.parameters().items():
-                value[...] = state.best_weights[name]
+                value[...] = backend.to_device(state.best_weights[name], backend.device_of(value))
         return state.history
 
     def _train(self, x, y, state, epochs, batch_size, shuffle, validation_data, early_stopping, saver, progress,
@@ -447,7 +461,7 @@ class Sequential:
         x = self._check_x(x, "x")
         outs, masks = [], []
         for i in range(0, len(x), batch_size):
-            outs.append(self.forward(x[i:i + batch_size]))
+            outs.append(backend.to_host(self.forward(x[i:i + batch_size])))
             masks.append(self.output_mask)
         return np.concatenate(outs), None if masks[0] is None else np.concatenate(masks)
 

@@ -15,6 +15,8 @@ import numbers
 
 import numpy as np
 
+from . import backend
+
 
 def _check_arg(name, value, ok, expected):
     """Return `value` if it is a finite real number for which `ok(value)` holds, else raise naming the argument."""
@@ -28,7 +30,7 @@ def global_norm(grads):
     """sqrt(sum of g^2 over every array in `grads`), accumulated in float64 so float32 grads cannot overflow."""
     total = 0.0
     for g in grads:
-        g = np.asarray(g, dtype=np.float64).ravel()
+        g = backend.as_array(g).astype(np.float64, copy=False).ravel()
         total += float(np.dot(g, g))
     return math.sqrt(total)
 
@@ -61,7 +63,7 @@ class Optimizer:
             raise ValueError(f"params and grads must have the same keys; only in params: "
                              f"{sorted(set(params) - set(grads))}, only in grads: {sorted(set(grads) - set(params))}.")
         for key, p in params.items():
-            if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
+            if not isinstance(p, np.ndarray) and not backend.is_device_array(p) or p.dtype.kind != "f":
                 raise TypeError(f"params[{key!r}] must be a float ndarray (it is updated in place), got "
                                 f"{type(p).__name__}.")
             if np.shape(grads[key]) != p.shape:
@@ -71,7 +73,7 @@ class Optimizer:
         scale = self.clipnorm / (norm + 1e-6) if self.clipnorm is not None and norm > self.clipnorm else None
         self.iterations += 1
         for key, p in params.items():
-            g = np.asarray(grads[key], dtype=p.dtype)
+            g = backend.to_device(backend.as_array(grads[key]), backend.device_of(p)).astype(p.dtype, copy=False)
             if scale is not None:
                 g = g * scale                                         # a new array: the caller's grad is kept
             if self.weight_decay and not self.decoupled_weight_decay:
@@ -80,7 +82,8 @@ class Optimizer:
         return norm
 
     def _slots_for(self, key, p):
-        """The state arrays of `key`, created as zeros on first use and kept in the dtype of `p`."""
+        """The state arrays of `key`, created as zeros on first use and kept in the dtype and on the device of
+        `p` (state loaded from a file arrives on the host)."""
         if key not in self.slots:
             self.slots[key] = {name: np.zeros_like(p) for name in self.slot_names}
         slots = self.slots[key]
@@ -88,17 +91,18 @@ class Optimizer:
             if s.shape != p.shape:
                 raise ValueError(f"optimizer state {name!r} of {key!r} has shape {s.shape}, but the parameter "
                                  f"has shape {p.shape}; the state belongs to a different model.")
-            if s.dtype != p.dtype:
-                slots[name] = s.astype(p.dtype)
+            if s.dtype != p.dtype or backend.device_of(s) != backend.device_of(p):
+                slots[name] = backend.to_device(s, backend.device_of(p)).astype(p.dtype, copy=False)
         return slots
 
     def _update(self, p, g, slots):
         raise NotImplementedError
 
     def state_dict(self):
-        """{"step": int, "slots": {key: {slot_name: ndarray}}}: copies, safe to save and to mutate."""
+        """{"step": int, "slots": {key: {slot_name: ndarray}}}: copies on the host, safe to save and to mutate."""
         return {"step": self.iterations,
-                "slots": {key: {name: s.copy() for name, s in slots.items()} for key, slots in self.slots.items()}}
+                "slots": {key: {name: np.array(backend.to_host(s)) for name, s in slots.items()}
+                          for key, slots in self.slots.items()}}
 
     def load_state_dict(self, state):
         """Restore what `state_dict` returned, so that training continues exactly."""

@@ -344,6 +344,9 @@ class OnlineLearner:
             if isinstance(layer, Recurrent) or layer.takes_indices:
                 raise TypeError(f"the layers after the recurrent one must act on each step alone (Dense, "
                                 f"Dropout), got {type(layer).__name__}.")
+        if model.device != "cpu":
+            raise ValueError("RTRL runs on the CPU only (its sensitivities are NumPy arrays); move the model with "
+                             "model.to('cpu') or train it with BPTT.")
         self.model = model
         self.update = update
         self.layer = model.layers[0]

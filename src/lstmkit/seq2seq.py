@@ -211,10 +211,11 @@ class Seq2Seq:
         self._built = True
         return self
 
-    def to(self, dtype):
-        """Convert every parameter to float32 or float64, in place."""
+    def to(self, target):
+        """Move every layer to a device ("cpu", "cuda") or convert it to a dtype ("float32", "float64"), in
+        place (Layer.to)."""
         for layer in self.layers.values():
-            layer.to(dtype)
+            layer.to(target)
         return self
 
     def parameters(self):

@@ -17,6 +17,7 @@ every run, so a sequence sees a new mask in each chunk, and a re-run over k2 > k
 
 import numpy as np
 
+from . import backend
 from .layers import Dense, Dropout, Embedding
 from .layers.recurrent import Recurrent
 
@@ -77,7 +78,7 @@ def train_batch(model, x, y, k1, k2):
             if start > anchor:                                  # advance the states to `start`, no gradient
                 model.forward(x[:, anchor:start], training=True)
             window_states = carried.get()
-            out = model.forward(x[:, start:end], training=True)
+            out = backend.to_host(model.forward(x[:, start:end], training=True))   # the loss runs on the host
             new = end - max(previous_end, start) if per_step else 1
             target = y[:, end - new:end] if per_step else y
             loss, d_new = model.loss.value_and_grad(out[:, -new:] if per_step else out, target)

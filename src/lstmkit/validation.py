@@ -3,6 +3,8 @@ expected, what arrived and how to fix it (never an assert, never a raw NumPy err
 
 import numpy as np
 
+from . import backend
+
 FLOAT_DTYPES = ("float32", "float64")
 
 
@@ -17,11 +19,14 @@ def check_dtype(dtype):
     return name
 
 
-def check_array(x, name, ndim=None, dtype="float32", allow_int=False):
+def check_array(x, name, ndim=None, dtype="float32", allow_int=False, device=None):
     """Turn `x` into an ndarray of `dtype` (or of integers when `allow_int`), rejecting what would give a silent
-    wrong answer: non-numeric data, the wrong number of dimensions, an empty batch, NaN or inf."""
+    wrong answer: non-numeric data, the wrong number of dimensions, an empty batch, NaN or inf. The checks run
+    where `x` lives (host or GPU); with `device` the result is moved there."""
+    if device is not None:
+        return backend.to_device(check_array(x, name, ndim, dtype, allow_int), device)
     try:
-        arr = np.asarray(x)
+        arr = backend.as_array(x)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be a numeric array; could not convert it ({err}).") from None
     if arr.dtype.kind in "OUSVMmc":
@@ -69,9 +74,10 @@ def check_rate(value, name):
     return float(value)
 
 
-def check_gradient_shape(dout, expected, dtype, name="dout"):
-    """The gradient passed to backward must have exactly the shape of what forward returned."""
-    arr = np.asarray(dout, dtype=dtype)
+def check_gradient_shape(dout, expected, dtype, name="dout", device="cpu"):
+    """The gradient passed to backward must have exactly the shape of what forward returned; it is returned as an
+    array of `dtype` on `device`."""
+    arr = backend.to_device(backend.as_array(dout), device).astype(dtype, copy=False)
     if arr.shape != tuple(expected):
         raise ValueError(f"{name} must have the shape of the forward output, {tuple(expected)}, got {arr.shape}.")
     return arr
@@ -79,7 +85,7 @@ def check_gradient_shape(dout, expected, dtype, name="dout"):
 
 def check_mask(mask, B, T):
     """A (B, T) bool mask of real steps, as recurrent layers take it; returned time-major as floats (T, B, 1)."""
-    mask = np.asarray(mask)
+    mask = backend.to_host(backend.as_array(mask))
     if mask.shape != (B, T):
         raise ValueError(f"mask must have shape (B, T) = {(B, T)}, got {mask.shape}.")
     if mask.dtype != bool:

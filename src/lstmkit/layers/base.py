@@ -5,6 +5,7 @@ import inspect
 
 import numpy as np
 
+from .. import backend
 from ..validation import check_dtype
 
 
@@ -14,6 +15,7 @@ class Layer:
     A subclass stores each constructor argument under the same attribute name, implements `_create_params`
     (called once by `build` with the input shape, batch axis excluded), `forward`, `backward` and `output_shape`.
     `params[name]` and `grads[name]` have the same keys and shapes; writing into a param in place changes the layer.
+    They live on `device` ("cpu", or "cuda" with CuPy: backend.py), whose array module is `xp`.
     """
 
     takes_indices = False     # True for layers fed integer token ids (Embedding)
@@ -21,6 +23,7 @@ class Layer:
 
     def __init__(self, dtype="float32"):
         self.dtype = check_dtype(dtype)
+        self.device = backend.default_device()
         self.params = {}
         self.grads = {}
         self.input_shape = None
@@ -39,23 +42,43 @@ class Layer:
                              f"(batch, {', '.join(map(str, input_shape))}).")
         self.rng = rng if rng is not None else np.random.default_rng()
         self.input_shape = tuple(int(d) if d is not None else None for d in input_shape)
-        self._create_params(self.input_shape, self.rng)
-        self.params = {k: np.ascontiguousarray(v, dtype=self.dtype) for k, v in self.params.items()}
-        self.zero_grad()
+        self._create_params(self.input_shape, self.rng)                  # on the host, from the seeded generator
+        self._place_params()
         return self
 
     def _create_params(self, input_shape, rng):
         """Fill `self.params`; layers without weights keep it empty."""
 
     def zero_grad(self):
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.grads = {k: self.xp.zeros_like(v) for k, v in self.params.items()}
 
-    def to(self, dtype):
-        """Convert the parameters (and the dtype of later inputs) to float32 or float64, in place."""
-        self.dtype = check_dtype(dtype)
-        self.params = {k: np.ascontiguousarray(v, dtype=self.dtype) for k, v in self.params.items()}
-        self.zero_grad()
+    @property
+    def xp(self):
+        """The array module of the layer's device: numpy, or cupy on "cuda"."""
+        return backend.array_module(self.device)
+
+    def to(self, target):
+        """Move the layer, in place, to a device ("cpu" or "cuda") or convert it to a dtype ("float32" or
+        "float64"): parameters now, later inputs as they arrive. Gradients restart at zero."""
+        if isinstance(target, str) and target.lower() in backend.DEVICE_NAMES:
+            device = backend.check_device(target)
+            backend.array_module(device)                               # CuPy and a GPU must be there
+            self.device = device
+        else:
+            try:
+                self.dtype = check_dtype(target)
+            except ValueError:
+                raise ValueError(f"to() takes a device ('cpu' or 'cuda') or a dtype ('float32' or 'float64'), got "
+                                 f"{target!r}.") from None
+        self._place_params()
         return self
+
+    def _place_params(self):
+        """Params as contiguous arrays of the layer's dtype on its device; fresh zero gradients."""
+        xp = self.xp
+        self.params = {k: xp.ascontiguousarray(backend.to_device(v, self.device), dtype=self.dtype)
+                       for k, v in self.params.items()}
+        self.zero_grad()
 
     @property
     def accepts_mask(self):

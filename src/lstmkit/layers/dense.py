@@ -41,7 +41,7 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def forward(self, x, training=False):
-        x = check_array(x, "x", ndim=(2, 3), dtype=self.dtype)
+        x = check_array(x, "x", ndim=(2, 3), dtype=self.dtype, device=self.device)
         if not self.built:
             self.build(x.shape[1:])
         check_feature_size(x, self.input_shape[-1])
@@ -55,9 +55,9 @@ class Dense(Layer):
         if self._x is None:
             raise RuntimeError("Dense.backward called before forward.")
         x2 = self._x.reshape(-1, self._x.shape[-1])      # (N, I), N = B [* T]
-        dy = check_gradient_shape(dy, self._x.shape[:-1] + (self.units,), self.dtype, "dy")
+        dy = check_gradient_shape(dy, self._x.shape[:-1] + (self.units,), self.dtype, "dy", self.device)
         dy2 = dy.reshape(-1, self.units)                  # (N, units)
-        np.matmul(dy2.T, x2, out=self.grads["weight"])    # dW = sum_n dy_n^T x_n
+        self.xp.matmul(dy2.T, x2, out=self.grads["weight"])    # dW = sum_n dy_n^T x_n
         if self.use_bias:
-            np.sum(dy2, axis=0, out=self.grads["bias"])   # db = sum_n dy_n
+            self.xp.sum(dy2, axis=0, out=self.grads["bias"])   # db = sum_n dy_n
         return dy @ self.params["weight"]                 # dx = dy W

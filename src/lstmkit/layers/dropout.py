@@ -2,6 +2,7 @@
 identity at inference, so nothing needs rescaling after training."""
 
 
+from .. import backend
 from ..validation import check_array, check_gradient_shape, check_rate
 from .base import Layer
 
@@ -16,18 +17,19 @@ class Dropout(Layer):
         self._shape = None           # shape of the last forward's input; None until forward runs
 
     def forward(self, x, training=False):
-        x = check_array(x, "x", dtype=self.dtype)
+        x = check_array(x, "x", dtype=self.dtype, device=self.device)
         if not self.built:
             self.build(x.shape[1:])
         self._shape = x.shape
         if not training or self.rate == 0.0:
             self._keep = None
             return x
-        self._keep = (self.rng.random(x.shape) >= self.rate).astype(self.dtype) / (1.0 - self.rate)
+        keep = (self.rng.random(x.shape) >= self.rate).astype(self.dtype) / (1.0 - self.rate)   # drawn on the host
+        self._keep = backend.to_device(keep, self.device)
         return x * self._keep
 
     def backward(self, dy):
         if self._shape is None:
             raise RuntimeError("Dropout.backward called before forward.")
-        dy = check_gradient_shape(dy, self._shape, self.dtype, "dy")
+        dy = check_gradient_shape(dy, self._shape, self.dtype, "dy", self.device)
         return dy if self._keep is None else dy * self._keep

@@ -35,13 +35,13 @@ class Embedding(Layer):
         return tuple(input_shape) + (self.embedding_dim,)
 
     def forward(self, x, training=False):
-        ids = check_array(x, "x", ndim=(1, 2), allow_int=True)
+        ids = check_array(x, "x", ndim=(1, 2), allow_int=True, device=self.device)
         if ids.size == 0:
             raise ValueError(f"x holds no token ids (shape {ids.shape}); pass at least one step.")
         if not self.built:
             self.build(ids.shape[1:])
         if ids.min() < 0 or ids.max() >= self.num_embeddings:
-            bad = ids[(ids < 0) | (ids >= self.num_embeddings)].flat[0]
+            bad = int(ids[(ids < 0) | (ids >= self.num_embeddings)].ravel()[0])
             raise ValueError(f"x holds token id {bad}, outside [0, {self.num_embeddings}); "
                              f"num_embeddings must exceed the largest id.")
         self._ids = ids                                    # (B, [T])
@@ -53,8 +53,8 @@ class Embedding(Layer):
             raise RuntimeError("Embedding.backward called before forward.")
         dW = self.grads["weight"]
         dW.fill(0.0)
-        dy = check_gradient_shape(dy, self._ids.shape + (self.embedding_dim,), self.dtype, "dy")
-        np.add.at(dW, self._ids.ravel(), dy.reshape(-1, self.embedding_dim))
+        dy = check_gradient_shape(dy, self._ids.shape + (self.embedding_dim,), self.dtype, "dy", self.device)
+        self.xp.add.at(dW, self._ids.ravel(), dy.reshape(-1, self.embedding_dim))
         if self.padding_idx is not None:
             dW[self.padding_idx] = 0.0
         return None

@@ -34,7 +34,7 @@ class GRU(Recurrent):
 
     def new_record(self, T, B):
         H = self.hidden_size
-        return GRURecord(*(np.empty((T, B, n * H), self.dtype) for n in (3, 1, 1)))
+        return GRURecord(*(self.xp.empty((T, B, n * H), self.dtype) for n in (3, 1, 1)))
 
     def step_forward(self, s, rec, t, xp, a, prev):
         H = self.hidden_size

@@ -141,7 +141,7 @@ class LSTM(Recurrent):
 
     def _peepholes(self, s):
         """(p_i, p_f, p_o) as a (3, H) array; zeros stand in for absent peepholes and a missing forget gate."""
-        P = np.zeros((3, self.hidden_size), self.dtype)
+        P = self.xp.zeros((3, self.hidden_size), self.dtype)
         if self.peephole:
             stored = self.params["weight_peephole" + s]
             P[[0, 1, 2] if self.mode == STANDARD else [0, 2]] = stored
@@ -166,14 +166,14 @@ class LSTM(Recurrent):
         H_t unscaled, so dL/dxp = dL/da = dH), dgamma_c = sum dq c_hat, dbeta_c = sum dq."""
         if self.layer_norm:
             ln = sweep.record.ln
-            np.einsum("tbj,tbj->j", dXp, ln.x_hat, out=self.grads["weight_ln_ih" + s])
-            np.einsum("tbj,tbj->j", dXp, ln.a_hat, out=self.grads["weight_ln_hh" + s])
-            np.einsum("tbj,tbj->j", ln.dq, ln.c_hat, out=self.grads["weight_ln_c" + s])
+            self.grads["weight_ln_ih" + s][...] = np.einsum("tbj,tbj->j", dXp, ln.x_hat)
+            self.grads["weight_ln_hh" + s][...] = np.einsum("tbj,tbj->j", dXp, ln.a_hat)
+            self.grads["weight_ln_c" + s][...] = np.einsum("tbj,tbj->j", ln.dq, ln.c_hat)
             np.sum(ln.dq, axis=(0, 1), out=self.grads["bias_ln_c" + s])
         if self.proj_size:
             P, H = self.proj_size, self.hidden_size
-            np.matmul(sweep.record.dh_proj.reshape(-1, P).T, sweep.record.h.reshape(-1, H),
-                      out=self.grads["weight_hr" + s])
+            self.xp.matmul(sweep.record.dh_proj.reshape(-1, P).T, sweep.record.h.reshape(-1, H),
+                           out=self.grads["weight_hr" + s])
         if not self.peephole:
             return
         H, (i, f, _, o) = self.hidden_size, self._offsets()
@@ -182,7 +182,7 @@ class LSTM(Recurrent):
         if self.mode == STANDARD:
             rows.append(np.einsum("tbh,tbh->h", dXp[..., f:f + H], c_prev))
         rows.append(np.einsum("tbh,tbh->h", dXp[..., o:o + H], sweep.record.c))
-        self.grads["weight_peephole" + s][...] = rows
+        self.grads["weight_peephole" + s][...] = self.xp.stack(rows)
 
     def _offsets(self):
         """Column offsets of the i, f, g, o blocks in H_t (f's offset is unused without a forget-gate block)."""
@@ -193,8 +193,9 @@ class LSTM(Recurrent):
         H, GH = self.hidden_size, self.G * self.hidden_size
         sizes = (GH, H, H, H, self.proj_size, self.proj_size)
         ln_sizes = (GH, 1, GH, 1, H, 1, H) if self.layer_norm else (0,) * 7
-        ln = LayerNormRecord(*(np.empty((T, B, n), self.dtype) for n in ln_sizes))
-        return LSTMRecord(*(np.empty((T, B, n), self.dtype) for n in sizes), ln)
+        xp = self.xp
+        ln = LayerNormRecord(*(xp.empty((T, B, n), self.dtype) for n in ln_sizes))
+        return LSTMRecord(*(xp.empty((T, B, n), self.dtype) for n in sizes), ln)
 
     # ---- layer normalisation of the two terms (the driver's hooks) --------------------------------------------
     def input_term(self, s, Zx, rec):

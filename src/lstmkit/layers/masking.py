@@ -4,6 +4,7 @@ model: recurrent layers skip the padded steps (state unchanged, output zero) and
 
 import numpy as np
 
+from .. import backend
 from ..validation import check_array, check_gradient_shape
 from .base import Layer
 
@@ -26,11 +27,11 @@ class Masking(Layer):
         return np.any(x != self.mask_value, axis=-1)
 
     def output_mask(self, x, mask):
-        new = self.compute_mask(np.asarray(x))
+        new = backend.to_host(self.compute_mask(backend.as_array(x)))     # masks travel on the host
         return new if mask is None else new & mask
 
     def forward(self, x, training=False):
-        x = check_array(x, "x", ndim=3, dtype=self.dtype)
+        x = check_array(x, "x", ndim=3, dtype=self.dtype, device=self.device)
         if not self.built:
             self.build(x.shape[1:])
         self._keep = self.compute_mask(x)[..., None].astype(self.dtype)    # (B, T, 1)
@@ -39,4 +40,5 @@ class Masking(Layer):
     def backward(self, dy):
         if self._keep is None:
             raise RuntimeError("Masking.backward called before forward.")
-        return check_gradient_shape(dy, self._keep.shape[:2] + (np.shape(dy)[-1],), self.dtype, "dy") * self._keep
+        return check_gradient_shape(dy, self._keep.shape[:2] + (np.shape(dy)[-1],), self.dtype, "dy",
+                                    self.device) * self._keep

@@ -49,6 +49,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import backend
 from ..validation import (
     check_array,
     check_feature_size,
@@ -183,7 +184,7 @@ class Recurrent(Layer):
         """x (B, T, I) -> output (B, T, D*H) with return_sequences, else (B, D*H) (the final hidden states of
         the top layer, both directions concatenated); with return_state also the PyTorch-shaped final states.
         `training=True` draws the dropout and zoneout masks."""
-        x = check_array(x, "x", ndim=3, dtype=self.dtype)
+        x = check_array(x, "x", ndim=3, dtype=self.dtype, device=self.device)
         if not self.built:
             self.build(x.shape[1:])
         check_feature_size(x, self.input_shape[-1])
@@ -198,11 +199,12 @@ class Recurrent(Layer):
                              f"same batch size from one call to the next).")
         state0 = self.states if carried else self._check_initial_state(initial_state, B)   # each (L*D, B, H)
         m = self._check_mask(mask, B, T)                           # (T, B, 1) or None
-        pack = self._packing(np.asarray(mask)) if m is not None and self.implementation == "compiled" else None
+        pack = self._packing(m[:, :, 0].T > 0) if m is not None and self.compiled else None
         if pack is not None:                                       # inside: sorted by length (module docstring)
             x, m = x[pack.order], m[:, pack.order]
             state0 = tuple(s0[:, pack.order] for s0 in state0)
-        finals = tuple(np.empty((L * D, B, size), self.dtype) for size in self.state_sizes)
+        xp = self.xp
+        finals = tuple(xp.empty((L * D, B, size), self.dtype) for size in self.state_sizes)
         sweeps, keep_masks = [], []
         inp = x.transpose(1, 0, 2)                                 # (T, B, I)
         for k in range(L):
@@ -216,7 +218,7 @@ class Recurrent(Layer):
                 for final, states in zip(finals, sweep.states):
                     final[s] = states[-1]
                 outs.append(self._reverse(y, pack) if d else y)
-            inp = np.concatenate(outs, axis=-1) if D > 1 else outs[0]   # (T, B, D*H)
+            inp = xp.concatenate(outs, axis=-1) if D > 1 else outs[0]   # (T, B, D*H)
             keep = self._dropout_mask(inp.shape, self.dropout, training) if k < L - 1 else None
             if keep is not None:                                   # between layers: per element and step
                 keep = keep if pack is None else keep[:, pack.order]
@@ -230,9 +232,9 @@ class Recurrent(Layer):
         if self.carry_states:                                      # the next call starts here; no gradient flows back
             self.states = tuple(final.copy() for final in finals)
         if self.return_sequences:
-            out = np.ascontiguousarray(inp.transpose(1, 0, 2))     # (B, T, D*H)
+            out = xp.ascontiguousarray(inp.transpose(1, 0, 2))     # (B, T, D*H)
         else:
-            out = np.concatenate([finals[0][(L - 1) * D + d] for d in range(D)], axis=-1)   # (B, D*H)
+            out = xp.concatenate([finals[0][(L - 1) * D + d] for d in range(D)], axis=-1)   # (B, D*H)
         if not self.return_state:
             return out
         return out, (finals[0] if len(finals) == 1 else finals)
@@ -264,7 +266,8 @@ class Recurrent(Layer):
         outside training or at rate 0."""
         if not training or rate == 0.0:
             return None
-        return (self.rng.random(shape) >= rate).astype(self.dtype) / (1.0 - rate)
+        keep = (self.rng.random(shape) >= rate).astype(self.dtype) / (1.0 - rate)
+        return backend.to_device(keep, self.device)
 
     def _update_gates(self, T, B, m, training, pack=None, reverse=False):
         """Per state vector the update gate u (T, B, size) = mask x zoneout (module docstring), or None. With a
@@ -284,8 +287,9 @@ class Recurrent(Layer):
                     src = np.where(t < pack.lengths, T - pack.lengths + t, t) if reverse else np.broadcast_to(
                         t, (T, B))
                     u = u[src, pack.order[None, :]]
+                u = backend.to_device(u, self.device)
             else:
-                u = np.full((T, B, size), 1.0 - p, self.dtype)             # inference: the expectation 1 - p
+                u = self.xp.full((T, B, size), 1.0 - p, self.dtype)         # inference: the expectation 1 - p
             if m is not None:
                 u *= m
             update.append(u)
@@ -315,19 +319,19 @@ class Recurrent(Layer):
             Zx.reshape(T * B, GH)[pack.rows] = x.reshape(T * B, I_k)[pack.rows] @ W_ih.T
             live = pack.live
         Xp = self.input_term(s, Zx, record)                        # W_ih x_t (transformed by the cell)
-        states = tuple(np.empty((T + 1, B, size), self.dtype) for size in self.state_sizes)
+        states = tuple(self.xp.empty((T + 1, B, size), self.dtype) for size in self.state_sizes)
         for states_k, s0 in zip(states, state0):
             states_k[0] = s0
-        if self.implementation == "compiled":                     # rows on threads (threads.py)
+        if self.compiled:                                          # rows on threads (threads.py)
             self._run_sweep(*self.sweep_forward(s, live, Xp, W_hh, self.params["bias_hh" + s],
                                                 self._kernel_update(update), self._kernel_keep(keep_h), states,
                                                 record), B, T)
         else:
             Xp += self.params["bias_ih" + s]                       # xp_t (the compiled sweeps add b_ih themselves)
-            a = np.empty((B, GH), self.dtype)                      # the recurrent term, reused every step
+            a = self.xp.empty((B, GH), self.dtype)                 # the recurrent term, reused every step
             for t in range(T):
                 prev = tuple(states_k[t] for states_k in states)
-                np.matmul(prev[0] if keep_h is None else prev[0] * keep_h, W_hh.T, out=a)   # Zh = W_hh h_{t-1}
+                self.xp.matmul(prev[0] if keep_h is None else prev[0] * keep_h, W_hh.T, out=a)   # Zh = W_hh h_{t-1}
                 self.recurrent_term(s, record, t, a)               # a = W_hh h_{t-1} + b_hh, in place
                 cand = self.step_forward(s, record, t, Xp[t], a, prev)
                 for j, (states_k, c) in enumerate(zip(states, cand)):
@@ -347,18 +351,20 @@ class Recurrent(Layer):
         L, D, H = self.num_layers, self.num_directions, self.state_sizes[0]
         dy, dfinal = self._split_dout(dout, B)
         out_shape = (B, T, D * H) if self.return_sequences else (B, D * H)
-        dy = np.zeros(out_shape, self.dtype) if dy is None else check_gradient_shape(dy, out_shape, self.dtype)
+        xp = self.xp
+        dy = xp.zeros(out_shape, self.dtype) if dy is None else check_gradient_shape(dy, out_shape, self.dtype,
+                                                                                      device=self.device)
         pack = cache.packing
         if pack is not None:                                       # into the sorted order of forward
             dy = dy[pack.order]
             dfinal = tuple(df[:, pack.order] for df in dfinal)
         if self.return_sequences:
-            dinp = np.ascontiguousarray(dy.transpose(1, 0, 2))        # (T, B, D*H)
+            dinp = xp.ascontiguousarray(dy.transpose(1, 0, 2))        # (T, B, D*H)
         else:
-            dinp = np.zeros((T, B, D * H), self.dtype)
+            dinp = xp.zeros((T, B, D * H), self.dtype)
             for d in range(D):
                 dfinal[0][(L - 1) * D + d] += dy[:, d * H:(d + 1) * H]
-        dstate0 = tuple(np.empty((L * D, B, size), self.dtype) for size in self.state_sizes)
+        dstate0 = tuple(xp.empty((L * D, B, size), self.dtype) for size in self.state_sizes)
         for k in reversed(range(L)):
             if k < L - 1 and cache.dropout_keep:
                 dinp = dinp * cache.dropout_keep[k]
@@ -381,7 +387,7 @@ class Recurrent(Layer):
             self.dinitial_state = dstate0[0] if len(dstate0) == 1 else dstate0
         else:
             self.dinitial_state = None
-        return np.ascontiguousarray(dinp.transpose(1, 0, 2))          # (B, T, I)
+        return xp.ascontiguousarray(dinp.transpose(1, 0, 2))          # (B, T, I)
 
     def _sweep_backward(self, k, d, sweep, dy, dstate_T):
         """BPTT through one layer and direction: dy (T, B, H) on its outputs, dstate_T on its final states.
@@ -390,12 +396,13 @@ class Recurrent(Layer):
         W_ih, W_hh = self.params["weight_ih" + s], self.params["weight_hh" + s]
         T, B, I_k = sweep.x.shape
         Hs, GH = self.state_sizes[0], self.G * self.hidden_size
-        dy = np.ascontiguousarray(dy if sweep.mask is None else dy * sweep.mask, dtype=self.dtype)  # d(m_t h_t)
-        dXp = np.empty((T, B, GH), self.dtype)                     # dL / d xp_t, xp_t = (W_ih x_t) + b_ih
-        dA = np.empty((T, B, GH), self.dtype) if self.SEPARATE_RECURRENT_GRAD else dXp   # dL / d a_t
-        dZh = np.empty((T, B, GH), self.dtype) if self.NORMALISED else dA    # dL / d(W_hh h_{t-1})
+        xp = self.xp
+        dy = xp.ascontiguousarray(dy if sweep.mask is None else dy * sweep.mask, dtype=self.dtype)  # d(m_t h_t)
+        dXp = xp.empty((T, B, GH), self.dtype)                     # dL / d xp_t, xp_t = (W_ih x_t) + b_ih
+        dA = xp.empty((T, B, GH), self.dtype) if self.SEPARATE_RECURRENT_GRAD else dXp   # dL / d a_t
+        dZh = xp.empty((T, B, GH), self.dtype) if self.NORMALISED else dA    # dL / d(W_hh h_{t-1})
         pack = sweep.packing
-        if self.implementation == "compiled":
+        if self.compiled:
             live = np.full(T, B, np.int64) if pack is None else pack.live
             parts = self._run_sweep(*self.sweep_backward(s, live, dy, dstate_T, self._kernel_update(sweep.update),
                                                          self._kernel_keep(sweep.keep_h), W_hh, sweep, dXp, dA,
@@ -414,13 +421,13 @@ class Recurrent(Layer):
         dXp2 = dZx2 if dXp is dZx else dXp.reshape(T * B, GH)[rows]
         dA2 = dXp2 if dA is dXp else dA.reshape(T * B, GH)[rows]
         dZh2 = dA2 if dZh is dA else dZh.reshape(T * B, GH)[rows]
-        np.matmul(dZx2.T, x2, out=self.grads["weight_ih" + s])     # dW_ih = sum_t dZx_t^T x_t
-        np.matmul(dZh2.T, h2, out=self.grads["weight_hh" + s])     # dW_hh = sum_t dZh_t^T h_{t-1}
-        np.sum(dXp2, axis=0, out=self.grads["bias_ih" + s])
+        xp.matmul(dZx2.T, x2, out=self.grads["weight_ih" + s])     # dW_ih = sum_t dZx_t^T x_t
+        xp.matmul(dZh2.T, h2, out=self.grads["weight_hh" + s])     # dW_hh = sum_t dZh_t^T h_{t-1}
+        xp.sum(dXp2, axis=0, out=self.grads["bias_ih" + s])
         if dA2 is dXp2:                                            # b_ih and b_hh enter through the same sum
             self.grads["bias_hh" + s][...] = self.grads["bias_ih" + s]
         else:
-            np.sum(dA2, axis=0, out=self.grads["bias_hh" + s])
+            xp.sum(dA2, axis=0, out=self.grads["bias_hh" + s])
         self.cell_grads(s, sweep, dXp)
         if pack is None:
             dx = (dZx2 @ W_ih).reshape(T, B, I_k)                  # dx_t = dZx_t W_ih
@@ -434,7 +441,7 @@ class Recurrent(Layer):
     def _reference_backward(self, s, sweep, dy, dstate_T, W_hh, dXp, dA, dZh):
         """The per-step NumPy loop of BPTT (the slow, obvious reference of the compiled sweep_backward)."""
         u, keep_h = sweep.update, sweep.keep_h
-        dstate = tuple(np.array(g, dtype=self.dtype) for g in dstate_T)   # dL / d(carried state at t)
+        dstate = tuple(self.xp.array(g, dtype=self.dtype) for g in dstate_T)   # dL / d(carried state at t)
         for t in reversed(range(len(dy))):
             prev = tuple(states_k[t] for states_k in sweep.states)
             total = (dstate[0] + dy[t],) + dstate[1:]              # dL / d s_t, the output's share included
@@ -449,6 +456,12 @@ class Recurrent(Layer):
                 dprev = [dp + g * (1.0 - u_k[t]) for dp, g, u_k in zip(dprev, total, u)]
             dstate = tuple(dprev)
         return dstate
+
+    @property
+    def compiled(self):
+        """Whether the compiled sweeps run: implementation "compiled" on the CPU (on "cuda" the reference loop
+        runs, on CuPy arrays)."""
+        return self.implementation == "compiled" and self.device == "cpu"
 
     def _run_sweep(self, kernel, args, B, T):
         """kernel(lo, hi, gemm, ints, *args) over the batch's row ranges (threads.py), with the BLAS of blas.py;
@@ -511,14 +524,14 @@ class Recurrent(Layer):
     def _check_initial_state(self, initial_state, B):
         shapes = [(self.num_layers * self.num_directions, B, size) for size in self.state_sizes]
         if initial_state is None:
-            return tuple(np.zeros(shape, self.dtype) for shape in shapes)
+            return tuple(self.xp.zeros(shape, self.dtype) for shape in shapes)
         parts = (initial_state,) if len(self.STATES) == 1 else initial_state
         if not isinstance(parts, (tuple, list)) or len(parts) != len(self.STATES):
             raise ValueError(f"initial_state of {type(self).__name__} must be {self._state_form()}, "
                              f"got {type(initial_state).__name__}.")
         checked = []
         for name, part, shape in zip(self.STATES, parts, shapes):
-            arr = check_array(part, f"initial_state {name}_0", ndim=3, dtype=self.dtype)
+            arr = check_array(part, f"initial_state {name}_0", ndim=3, dtype=self.dtype, device=self.device)
             if arr.shape != shape:
                 raise ValueError(f"initial_state {name}_0 must have shape (num_layers * num_directions, B, "
                                  f"hidden_size) = {shape}, got {arr.shape}.")
@@ -526,12 +539,14 @@ class Recurrent(Layer):
         return tuple(checked)
 
     def _check_mask(self, mask, B, T):
-        return None if mask is None else check_mask(mask, B, T).astype(self.dtype)   # (T, B, 1)
+        if mask is None:
+            return None
+        return backend.to_device(check_mask(mask, B, T).astype(self.dtype), self.device)   # (T, B, 1)
 
     def _split_dout(self, dout, B):
         """Return the output gradient and per-state final-state gradients (fresh arrays, (L*D, B, H) each)."""
         shapes = [(self.num_layers * self.num_directions, B, size) for size in self.state_sizes]
-        dfinal = tuple(np.zeros(shape, self.dtype) for shape in shapes)
+        dfinal = tuple(self.xp.zeros(shape, self.dtype) for shape in shapes)
         if not (self.return_state and isinstance(dout, (tuple, list))):
             return dout, dfinal
         if len(dout) != 2:
@@ -540,5 +555,6 @@ class Recurrent(Layer):
         parts = (dstate,) if len(self.STATES) == 1 else (dstate if dstate is not None else (None,) * 2)
         for name, target, part in zip(self.STATES, dfinal, parts):
             if part is not None:
-                target += check_gradient_shape(part, target.shape, self.dtype, f"the gradient of {name}_n")
+                target += check_gradient_shape(part, target.shape, self.dtype, f"the gradient of {name}_n",
+                                               self.device)
         return dy, dfinal

@@ -10,6 +10,7 @@ The four shapes of sequence models, batch first:
 
 import numpy as np
 
+from .. import backend
 from ..validation import check_array, check_gradient_shape
 from .base import Layer
 
@@ -34,17 +35,17 @@ class RepeatVector(Layer):
         return (self.n,) + tuple(input_shape)
 
     def forward(self, x, training=False):
-        x = check_array(x, "x", ndim=2, dtype=self.dtype)              # (B, F)
+        x = check_array(x, "x", ndim=2, dtype=self.dtype, device=self.device)   # (B, F)
         if not self.built:
             self.build(x.shape[1:])
         self._batch = x.shape
-        return np.repeat(x[:, None, :], self.n, axis=1)               # (B, n, F)
+        return self.xp.repeat(x[:, None, :], self.n, axis=1)          # (B, n, F)
 
     def backward(self, dy):
         if self._batch is None:
             raise RuntimeError("RepeatVector.backward called before forward.")
         B, F = self._batch
-        dy = check_gradient_shape(dy, (B, self.n, F), self.dtype, "dy")
+        dy = check_gradient_shape(dy, (B, self.n, F), self.dtype, "dy", self.device)
         return dy.sum(axis=1)                                          # dx = sum_t dy_t, (B, F)
 
 
@@ -75,12 +76,13 @@ class TimeDistributed(Layer):
         if getattr(layer, "return_state", False):
             raise ValueError(f"TimeDistributed needs a layer that returns one array; {type(layer).__name__}"
                              f"(return_state=True) returns a tuple. Use return_state=False.")
-        self.layer = layer            # owns dtype, params, grads and rng; no Layer.__init__ (it would reset them)
+        self.layer = layer            # owns dtype, device, params, grads and rng (no Layer.__init__: it resets them)
         self.input_shape = None
         self._out_shape = None
 
     # the inner layer's state, seen through the wrapper
     dtype = property(lambda self: self.layer.dtype)
+    device = property(lambda self: self.layer.device)
     params = property(lambda self: self.layer.params)
     grads = property(lambda self: self.layer.grads)
     rng = property(lambda self: self.layer.rng)
@@ -100,15 +102,15 @@ class TimeDistributed(Layer):
     def zero_grad(self):
         self.layer.zero_grad()
 
-    def to(self, dtype):
-        self.layer.to(dtype)
+    def to(self, target):
+        self.layer.to(target)
         return self
 
     def output_shape(self, input_shape):
         return (input_shape[0],) + tuple(self.layer.output_shape(tuple(input_shape[1:])))
 
     def forward(self, x, training=False):
-        x = np.asarray(x)
+        x = backend.as_array(x)
         if x.ndim < 3:
             raise ValueError(f"TimeDistributed expects x shaped (B, T, ...) with at least 3 axes, got shape "
                              f"{x.shape}; for (B, F) inputs use the inner layer directly.")
@@ -123,7 +125,7 @@ class TimeDistributed(Layer):
         if self._out_shape is None:
             raise RuntimeError("TimeDistributed.backward called before forward.")
         B, T = self._out_shape[:2]
-        dy = check_gradient_shape(dy, self._out_shape, self.dtype, "dy")
+        dy = check_gradient_shape(dy, self._out_shape, self.dtype, "dy", self.device)
         dx = self.layer.backward(dy.reshape((B * T,) + dy.shape[2:]))                  # (B*T, ...)
         return None if dx is None else dx.reshape((B, T) + dx.shape[1:])               # (B, T, ...)
 

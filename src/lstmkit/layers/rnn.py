@@ -31,7 +31,7 @@ class SimpleRNN(Recurrent):
         self.nonlinearity = nonlinearity
 
     def new_record(self, T, B):
-        return RNNRecord(np.empty((T, B, self.hidden_size), self.dtype))
+        return RNNRecord(self.xp.empty((T, B, self.hidden_size), self.dtype))
 
     def step_forward(self, s, rec, t, xp, a, prev):
         h = np.add(xp, a, out=rec.h[t])

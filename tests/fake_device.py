@@ -1,0 +1,150 @@
+"""A stand-in for CuPy that runs on the CPU, so that the device code paths are tested without a GPU.
+
+Its arrays wrap NumPy arrays and behave as CuPy's do where that matters for host/device bugs: they refuse to be
+turned into NumPy arrays implicitly (`np.asarray(a)` raises; `.get()` copies to the host), refuse to be mixed with
+NumPy arrays in one operation (a ufunc, an array function, an index or an assignment), return 0-d arrays rather than
+scalars from reductions and indexing, and reject `out=` in einsum (CuPy does not support it). NumPy's functions
+reach them through `__array_ufunc__` / `__array_function__`, as they reach CuPy's. So a code path that runs on
+these arrays and matches the NumPy result does not leave the device silently; what it cannot show is speed or a
+CuPy function that NumPy has and CuPy lacks (tests/test_cuda.py runs the real thing where a GPU is).
+"""
+
+import numpy as np
+from numpy.lib.mixins import NDArrayOperatorsMixin
+
+
+class HostArrayError(TypeError):
+    """A NumPy (host) array met a device array, or a device array was converted implicitly."""
+
+
+def _unwrap(obj):
+    """DeviceArrays -> their NumPy data, recursively through tuples, lists and dicts; a host array is an error."""
+    if isinstance(obj, DeviceArray):
+        return obj._data
+    if isinstance(obj, np.ndarray):
+        raise HostArrayError(f"a NumPy array (shape {obj.shape}) was mixed with device arrays")
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_unwrap(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _unwrap(v) for k, v in obj.items()}
+    return obj
+
+
+def _wrap(obj):
+    """NumPy results -> DeviceArrays (NumPy scalars become 0-d arrays, as CuPy returns), recursively."""
+    if isinstance(obj, (np.ndarray, np.generic)):
+        return DeviceArray(np.asarray(obj))
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_wrap(o) for o in obj)
+    return obj
+
+
+class DeviceArray(NDArrayOperatorsMixin):
+    """An array "on the device" (see the module docstring)."""
+
+    __slots__ = ("_data",)
+    METHODS = {"reshape", "transpose", "astype", "copy", "ravel", "fill", "sum", "mean", "max", "min", "any", "all",
+               "argmax", "argmin", "item", "squeeze", "swapaxes", "flatten", "clip", "round", "view", "dot",
+               "tolist", "cumsum", "std", "var", "nonzero", "take", "repeat", "argsort", "prod"}
+    PROPERTIES = {"shape", "dtype", "ndim", "size", "nbytes", "itemsize", "strides", "flags"}
+
+    def __init__(self, data):
+        self._data = data
+
+    def get(self):
+        """A NumPy copy on the host (cupy.ndarray.get)."""
+        return self._data.copy()
+
+    def __array__(self, *args, **kwargs):
+        raise HostArrayError("Implicit conversion to a NumPy array is not allowed; use .get()")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        out = kwargs.get("out")
+        result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
+        if out is not None:
+            return out[0] if len(out) == 1 else out
+        return None if method == "at" else _wrap(result)
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func is np.einsum and "out" in kwargs:
+            raise TypeError("einsum: the out argument is not supported (as in CuPy)")
+        out = kwargs.get("out")
+        result = func(*_unwrap(args), **_unwrap(kwargs))
+        return out if out is not None else _wrap(result)
+
+    def __getitem__(self, key):
+        return _wrap(self._data[_unwrap(key)])
+
+    def __setitem__(self, key, value):
+        self._data[_unwrap(key)] = _unwrap(value)
+
+    def __getattr__(self, name):
+        if name in self.PROPERTIES:
+            return getattr(self._data, name)
+        if name in self.METHODS:
+            method = getattr(self._data, name)
+            return lambda *args, **kwargs: _wrap(method(*_unwrap(args), **_unwrap(kwargs)))
+        raise AttributeError(f"DeviceArray has no attribute {name!r}")
+
+    @property
+    def T(self):
+        return DeviceArray(self._data.T)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __iter__(self):
+        return (_wrap(row) for row in self._data)
+
+    def __bool__(self):
+        return bool(self._data)
+
+    def __float__(self):
+        return float(self._data)
+
+    def __int__(self):
+        return int(self._data)
+
+    def __repr__(self):
+        return f"DeviceArray({self._data!r})"
+
+
+class _UFunc:
+    """A NumPy ufunc taking device arrays, with its `at` method (cupy.add.at)."""
+
+    def __init__(self, ufunc):
+        self._ufunc = ufunc
+
+    def __call__(self, *args, **kwargs):
+        out = kwargs.get("out")
+        result = self._ufunc(*_unwrap(args), **_unwrap(kwargs))
+        return out if out is not None else _wrap(result)
+
+    def at(self, a, indices, b=None):
+        self._ufunc.at(*_unwrap((a, indices) if b is None else (a, indices, b)))
+
+
+class FakeCupy:
+    """The module: `asarray` / `array` move host data to the device, `asnumpy` back; every other NumPy function
+    takes device arrays only and returns device arrays."""
+
+    ndarray = DeviceArray
+
+    @staticmethod
+    def asarray(a, dtype=None):
+        return a if isinstance(a, DeviceArray) and dtype in (None, a.dtype) else \
+            DeviceArray(np.array(_unwrap(a) if isinstance(a, DeviceArray) else a, dtype=dtype))
+
+    array = asarray
+
+    @staticmethod
+    def asnumpy(a):
+        return a.get() if isinstance(a, DeviceArray) else np.asarray(a)
+
+    def __getattr__(self, name):
+        attr = getattr(np, name)
+        if isinstance(attr, np.ufunc):
+            return _UFunc(attr)
+        if isinstance(attr, type) or not callable(attr):
+            return attr
+        return lambda *args, **kwargs: _wrap(attr(*_unwrap(args), **_unwrap(kwargs)))

@@ -1,0 +1,272 @@
+"""The device code paths (backend.py): every layer moved to "cuda" computes on device arrays only and gives the
+CPU's numbers (float64, 1e-10), forward and backward, with the recurrent options; models train, save and resume
+to the same weights; a missing CuPy or GPU is one clear error.
+
+Each test taking the `cuda` fixture runs twice: on tests/fake_device.py (a strict CuPy stand-in on the CPU, so
+it runs everywhere, CI included) and on real CuPy, which is skipped only where CuPy or a GPU is missing. On a GPU
+machine: `pip install cupy-cuda12x && pytest tests/test_device.py`."""
+
+import sys
+
+import numpy as np
+import pytest
+from fake_device import DeviceArray, FakeCupy, HostArrayError
+
+import lstmkit as lk
+from lstmkit import backend
+from lstmkit.layers import GRU, LSTM, Dense, Dropout, Embedding, Masking, RepeatVector, SimpleRNN, TimeDistributed
+
+B, T, I, H = 3, 5, 4, 6
+TOL = 1e-10
+
+
+@pytest.fixture(params=["fake", "cupy"])
+def cuda(request, monkeypatch):
+    """The module serving "cuda": the CuPy stand-in, or CuPy on a GPU; the default device restored afterwards."""
+    if request.param == "fake":
+        module = FakeCupy()
+    else:
+        try:
+            module = backend._load_cupy()
+        except (ImportError, RuntimeError) as err:
+            pytest.skip(f"no CuPy with a GPU here: {err}")
+    monkeypatch.setattr(backend, "_device_module", module)
+    monkeypatch.setattr(backend, "_default_device", "cpu")
+    return module
+
+
+def host(a):
+    assert backend.is_device_array(a), f"expected a device array, got {type(a).__name__}"
+    return a.get()
+
+
+def pair(make, input_shape):
+    """The same layer twice (same seed): one on the CPU, one moved to the (fake) GPU."""
+    cpu, dev = make(), make()
+    cpu.build(input_shape, np.random.default_rng(0))
+    dev.build(input_shape, np.random.default_rng(0))
+    return cpu, dev.to("cuda")
+
+
+def assert_same_grads(cpu, dev):
+    assert cpu.grads.keys() == dev.grads.keys()
+    for name in cpu.grads:
+        np.testing.assert_allclose(host(dev.grads[name]), cpu.grads[name], rtol=TOL, atol=TOL, err_msg=name)
+
+
+def test_fake_device_refuses_host_arrays():
+    """The stand-in catches what CuPy would reject, so the parity tests below can fail on a host/device mix."""
+    a = FakeCupy().ones(3)
+    with pytest.raises(HostArrayError):
+        np.asarray(a)
+    with pytest.raises(HostArrayError):
+        a + np.ones(3)
+    with pytest.raises(HostArrayError):
+        np.concatenate([a, np.ones(3)])
+    with pytest.raises(TypeError):
+        np.einsum("i,i->", a, a, out=FakeCupy().zeros(()))
+    assert isinstance(np.sum(a), DeviceArray) and float(np.sum(a)) == 3.0
+
+
+RECURRENT_CASES = {
+    "lstm": lambda: LSTM(H, return_sequences=True, return_state=True, dtype="float64"),
+    "lstm-2-layers-bidirectional": lambda: LSTM(H, num_layers=2, bidirectional=True, dropout=0.3,
+                                                return_sequences=True, return_state=True, dtype="float64"),
+    "lstm-peephole-layer-norm": lambda: LSTM(H, peephole=True, layer_norm=True, return_state=True, dtype="float64"),
+    "lstm-projection": lambda: LSTM(H, proj_size=3, return_sequences=True, dtype="float64"),
+    "lstm-coupled-zoneout": lambda: LSTM(H, coupled=True, zoneout=(0.2, 0.3), return_sequences=True,
+                                         dtype="float64"),
+    "lstm-1997": lambda: LSTM(H, forget_gate=False, peephole=True, dtype="float64"),
+    "gru-dropouts": lambda: GRU(H, recurrent_dropout=0.25, input_dropout=0.2, return_sequences=True,
+                                return_state=True, dtype="float64"),
+    "gru-bidirectional": lambda: GRU(H, bidirectional=True, zoneout=0.1, dtype="float64"),
+    "rnn-relu": lambda: SimpleRNN(H, nonlinearity="relu", num_layers=2, return_sequences=True, dtype="float64"),
+}
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "right-padded", "holes"])
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("case", sorted(RECURRENT_CASES))
+def test_recurrent_layer_on_device_matches_cpu(cuda, case, training, mask_kind):
+    """Forward (outputs, final states) and backward (dx, every parameter gradient) on the device equal the CPU's
+    compiled path; the dropout and zoneout masks, drawn on the host from the same seed, are the same."""
+    cpu, dev = pair(RECURRENT_CASES[case], (T, I))
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((B, T, I))
+    mask = None
+    if mask_kind == "right-padded":
+        mask = np.arange(T)[None, :] < np.array([5, 2, 4])[:, None]
+    elif mask_kind == "holes":
+        mask = rng.random((B, T)) > 0.3
+    out_cpu = cpu.forward(x, mask=mask, training=training)
+    out_dev = dev.forward(x, mask=mask, training=training)
+    y_cpu, y_dev = (out_cpu[0], out_dev[0]) if cpu.return_state else (out_cpu, out_dev)
+    np.testing.assert_allclose(host(y_dev), y_cpu, rtol=TOL, atol=TOL)
+    if cpu.return_state:
+        states_cpu, states_dev = ((s,) if len(cpu.STATES) == 1 else s for s in (out_cpu[1], out_dev[1]))
+        for s_cpu, s_dev in zip(states_cpu, states_dev, strict=True):
+            np.testing.assert_allclose(host(s_dev), s_cpu, rtol=TOL, atol=TOL)
+    dy = rng.standard_normal(y_cpu.shape)
+    dx_cpu = cpu.backward(dy)
+    dx_dev = dev.backward(dy)                      # a host gradient is moved to the device
+    np.testing.assert_allclose(host(dx_dev), dx_cpu, rtol=TOL, atol=TOL)
+    assert_same_grads(cpu, dev)
+
+
+def test_initial_state_and_its_gradient_on_device(cuda):
+    cpu, dev = pair(lambda: LSTM(H, return_state=True, dtype="float64"), (T, I))
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((B, T, I))
+    h0, c0 = rng.standard_normal((2, 1, B, H))
+    cpu.forward(x, initial_state=(h0, c0))
+    dev.forward(cuda.asarray(x), initial_state=(cuda.asarray(h0), c0))   # device and host inputs
+    dy = rng.standard_normal((B, H))
+    cpu.backward(dy)
+    dev.backward(cuda.asarray(dy))
+    for g_cpu, g_dev in zip(cpu.dinitial_state, dev.dinitial_state):
+        np.testing.assert_allclose(host(g_dev), g_cpu, rtol=TOL, atol=TOL)
+    assert_same_grads(cpu, dev)
+
+
+def test_reference_implementation_on_cpu_accepts_device_inputs(cuda):
+    """A CPU layer given a GPU array takes it to the host (as a GPU layer takes host arrays to the device)."""
+    layer = GRU(H, dtype="float64")
+    x = np.random.default_rng(3).standard_normal((B, T, I))
+    np.testing.assert_allclose(layer.forward(cuda.asarray(x)), layer.forward(x), rtol=0, atol=0)
+
+
+SIMPLE_CASES = {
+    "dense-sequence": (lambda: Dense(4, dtype="float64"), (T, I), "float"),
+    "dense-vector": (lambda: Dense(4, use_bias=False, dtype="float64"), (I,), "float"),
+    "embedding": (lambda: Embedding(7, 3, padding_idx=0, dtype="float64"), (T,), "ids"),
+    "dropout": (lambda: Dropout(0.4, dtype="float64"), (T, I), "float"),
+    "masking": (lambda: Masking(0.0, dtype="float64"), (T, I), "padded"),
+    "repeat-vector": (lambda: RepeatVector(3, dtype="float64"), (I,), "float"),
+    "time-distributed": (lambda: TimeDistributed(Dense(2, dtype="float64")), (T, I), "float"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SIMPLE_CASES))
+def test_other_layers_on_device_match_cpu(cuda, case):
+    make, shape, kind = SIMPLE_CASES[case]
+    cpu, dev = pair(make, shape)
+    rng = np.random.default_rng(4)
+    if kind == "ids":
+        x = rng.integers(0, 7, (B,) + shape)
+    else:
+        x = rng.standard_normal((B,) + shape)
+        if kind == "padded":
+            x[0, 3:] = 0.0
+    y_cpu = cpu.forward(x, training=True)
+    y_dev = dev.forward(x, training=True)
+    np.testing.assert_allclose(host(y_dev), y_cpu, rtol=TOL, atol=TOL)
+    dy = rng.standard_normal(y_cpu.shape)
+    dx_cpu, dx_dev = cpu.backward(dy), dev.backward(dy)
+    if dx_cpu is None:
+        assert dx_dev is None
+    else:
+        np.testing.assert_allclose(host(dx_dev), dx_cpu, rtol=TOL, atol=TOL)
+    assert_same_grads(cpu, dev)
+
+
+def test_to_moves_parameters_both_ways(cuda):
+    layer = LSTM(H, dtype="float64").build((T, I), np.random.default_rng(5))
+    before = {k: v.copy() for k, v in layer.params.items()}
+    layer.to("cuda")
+    assert layer.device == "cuda" and layer.xp is backend.array_module("cuda")
+    assert all(backend.is_device_array(p) for p in layer.params.values())
+    assert all(backend.is_device_array(g) for g in layer.grads.values())
+    layer.to("cpu")
+    assert layer.device == "cpu"
+    for name, value in before.items():
+        assert type(layer.params[name]) is np.ndarray
+        np.testing.assert_array_equal(layer.params[name], value)
+
+
+def test_set_backend_sets_the_device_of_new_layers(cuda):
+    lk.set_backend("cupy")
+    assert lk.get_backend() == "cupy" and Dense(2).device == "cuda"
+    lk.set_backend("numpy")
+    assert lk.get_backend() == "numpy" and Dense(2).device == "cpu"
+
+
+def test_bad_backend_and_device_names_are_one_clear_error():
+    with pytest.raises(ValueError, match="backend must be one of 'numpy', 'cupy', got 'torch'"):
+        lk.set_backend("torch")
+    with pytest.raises(ValueError, match=r"to\(\) takes a device \('cpu' or 'cuda'\) or a dtype .*got 'tpu'"):
+        Dense(2).to("tpu")
+    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda', got 'tpu'"):
+        backend.check_device("tpu")
+
+
+def test_missing_cupy_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr(backend, "_device_module", None)
+    monkeypatch.setitem(sys.modules, "cupy", None)            # `import cupy` raises ImportError
+    layer = Dense(2)
+    with pytest.raises(ImportError, match="pip install cupy-cuda12x"):
+        layer.to("cuda")
+    assert layer.device == "cpu"                              # the failed move left the layer where it was
+    with pytest.raises(ImportError, match="needs CuPy"):
+        lk.set_backend("cupy")
+    assert lk.get_backend() == "numpy"
+
+
+def _model(device="cpu", **lstm):
+    model = lk.Sequential([LSTM(8, return_sequences=True, dtype="float64", **lstm), Dropout(0.1, dtype="float64"),
+                           Dense(1, dtype="float64")], seed=3)
+    model.compile(loss="mse", optimizer=lk.optim.Adam(lr=1e-2, clipnorm=1.0), metrics=["mae"])
+    return model.to(device)
+
+
+def _series(n=40):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((n, T, 2))
+    return x, np.cumsum(x[..., :1], axis=1) * 0.3
+
+
+def assert_same_weights(model_dev, model_cpu):
+    for name, p in model_cpu.parameters().items():
+        np.testing.assert_allclose(host(model_dev.parameters()[name]), p, rtol=TOL, atol=TOL, err_msg=name)
+
+
+@pytest.mark.parametrize("tbptt", [None, (2, 3)])
+def test_model_trains_on_device_as_on_cpu(cuda, tbptt):
+    """fit (shuffled mini-batches, dropout, clipping, validation), predict and evaluate on the device give the
+    CPU's history, weights and outputs; predict returns a NumPy array."""
+    x, y = _series()
+    cpu, dev = _model(), _model("cuda")
+    fit = dict(epochs=2, batch_size=8, validation_split=0.25, verbose=0, tbptt=tbptt)
+    h_cpu, h_dev = cpu.fit(x, y, **fit), dev.fit(x, y, **fit)
+    assert dev.device == "cuda" and dev.layers[0].device == "cuda"
+    for key, values in h_cpu.history.items():
+        np.testing.assert_allclose(h_dev.history[key], values, rtol=1e-9, err_msg=key)
+    assert_same_weights(dev, cpu)
+    p_dev = dev.predict(x)
+    assert type(p_dev) is np.ndarray
+    np.testing.assert_allclose(p_dev, cpu.predict(x), rtol=TOL, atol=TOL)
+    for key, value in cpu.evaluate(x, y).items():
+        assert dev.evaluate(x, y)[key] == pytest.approx(value, rel=1e-9)
+
+
+def test_device_model_saves_loads_and_resumes(cuda, tmp_path):
+    """A model file and a checkpoint written from the GPU are plain host tensors: the file loads on the CPU, and
+    a run resumed on the GPU (optimizer state moved back there) ends where an uninterrupted CPU run ends."""
+    x, y = _series()
+    fit = dict(batch_size=8, verbose=0, validation_split=0.25, early_stopping=lk.EarlyStopping(patience=5))
+    reference = _model()
+    reference.fit(x, y, epochs=3, **fit)
+    first = _model("cuda")
+    first.fit(x, y, epochs=2, checkpoint=tmp_path / "ckpt", **fit)
+    first.save(tmp_path / "m.lstmkit")
+    loaded = lk.load(tmp_path / "m.lstmkit")
+    assert loaded.device == "cpu"
+    np.testing.assert_allclose(loaded.predict(x), first.predict(x), rtol=TOL, atol=TOL)
+    resumed = _model("cuda")
+    resumed.fit(x, y, epochs=3, checkpoint=tmp_path / "ckpt", resume=True, **fit)
+    assert_same_weights(resumed, reference)
+
+
+def test_rtrl_refuses_a_device_model(cuda):
+    x, y = _series(8)
+    with pytest.raises(ValueError, match="RTRL runs on the CPU only"):
+        _model("cuda").fit(x, y, batch_size=4, algorithm="rtrl", verbose=0)
