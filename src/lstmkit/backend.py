@@ -91,7 +91,7 @@ def as_array(a):
 
 def to_device(a, device):
     """`a` as an array on `device`: moved from the host or the GPU when it is elsewhere, else itself."""
-    if check_device(device) == "cpu":
+    if device == "cpu":
         return to_host(a)
     return a if is_device_array(a) else array_module(device).asarray(a)
 

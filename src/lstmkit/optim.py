@@ -73,7 +73,10 @@ class Optimizer:
         scale = self.clipnorm / (norm + 1e-6) if self.clipnorm is not None and norm > self.clipnorm else None
         self.iterations += 1
         for key, p in params.items():
-            g = backend.to_device(backend.as_array(grads[key]), backend.device_of(p)).astype(p.dtype, copy=False)
+            g = grads[key]
+            if type(g) is not type(p):                                # a list, or an array on the other device
+                g = backend.to_device(backend.as_array(g), backend.device_of(p))
+            g = g.astype(p.dtype, copy=False)
             if scale is not None:
                 g = g * scale                                         # a new array: the caller's grad is kept
             if self.weight_decay and not self.decoupled_weight_decay:
@@ -91,7 +94,7 @@ class Optimizer:
             if s.shape != p.shape:
                 raise ValueError(f"optimizer state {name!r} of {key!r} has shape {s.shape}, but the parameter "
                                  f"has shape {p.shape}; the state belongs to a different model.")
-            if s.dtype != p.dtype or backend.device_of(s) != backend.device_of(p):
+            if s.dtype != p.dtype or type(s) is not type(p):         # NumPy and CuPy arrays differ in type
                 slots[name] = backend.to_device(s, backend.device_of(p)).astype(p.dtype, copy=False)
         return slots
 

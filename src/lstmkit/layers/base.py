@@ -55,7 +55,7 @@ class Layer:
     @property
     def xp(self):
         """The array module of the layer's device: numpy, or cupy on "cuda"."""
-        return backend.array_module(self.device)
+        return np if self.device == "cpu" else backend.array_module(self.device)
 
     def to(self, target):
         """Move the layer, in place, to a device ("cpu" or "cuda") or convert it to a dtype ("float32" or
