@@ -6,8 +6,11 @@ NumPy arrays in one operation (a ufunc, an array function, an index or an assign
 scalars from reductions and indexing, and reject `out=` in einsum (CuPy does not support it). NumPy's functions
 reach them through `__array_ufunc__` / `__array_function__`, as they reach CuPy's. So a code path that runs on
 these arrays and matches the NumPy result does not leave the device silently; what it cannot show is speed or a
-CuPy function that NumPy has and CuPy lacks (tests/test_cuda.py runs the real thing where a GPU is).
+CuPy function that NumPy has and CuPy lacks (tests/test_device.py runs the real thing where a GPU is).
+`ElementwiseKernel` runs a kernel body written in the common subset of C and Python with NumPy.
 """
+
+import re
 
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
@@ -124,11 +127,60 @@ class _UFunc:
         self._ufunc.at(*_unwrap((a, indices) if b is None else (a, indices, b)))
 
 
+class ElementwiseKernel:
+    """cupy.ElementwiseKernel, evaluated with NumPy. Parameters are `T name` (T: one dtype shared by all); the body
+    is statements `[T ]name = expression;` in the common subset of C and Python, run in order on whole arrays
+    (every intermediate rounded to T, as in C); outputs, when passed after the inputs, are written in place and
+    must have the inputs' broadcast shape."""
+
+    STATEMENT = re.compile(r"(?:T\s+)?([A-Za-z_]\w*)\s*=\s*(.+)", re.S)
+    FUNCTIONS = {"exp": np.exp, "tanh": np.tanh, "log": np.log, "sqrt": np.sqrt}
+
+    def __init__(self, in_params, out_params, operation, name):
+        self.inputs, self.outputs = self._names(in_params), self._names(out_params)
+        self.statements = []
+        for text in filter(None, (part.strip() for part in operation.split(";"))):
+            match = self.STATEMENT.fullmatch(text)
+            if match is None:
+                raise SyntaxError(f"kernel {name}: {text!r} is not `[T ]name = expression`")
+            self.statements.append((match[1], compile(match[2], name, "eval")))
+
+    @staticmethod
+    def _names(params):
+        names = []
+        for param in params.split(","):
+            words = param.split()
+            if len(words) != 2 or words[0] != "T":
+                raise ValueError(f"parameter {param.strip()!r} is not `T name`")
+            names.append(words[1])
+        return names
+
+    def __call__(self, *args):
+        if len(args) not in (len(self.inputs), len(self.inputs) + len(self.outputs)):
+            raise TypeError(f"takes {len(self.inputs)} inputs and optionally {len(self.outputs)} outputs, got "
+                            f"{len(args)} arrays")
+        data = _unwrap(list(args))
+        dtype = data[0].dtype
+        if any(a.dtype != dtype for a in data):
+            raise TypeError(f"type T is ambiguous: {sorted({str(a.dtype) for a in data})}")
+        shape = np.broadcast_shapes(*(a.shape for a in data[:len(self.inputs)]))
+        outs = args[len(self.inputs):] or [DeviceArray(np.empty(shape, dtype)) for _ in self.outputs]
+        if any(o.shape != shape for o in outs):
+            raise ValueError(f"outputs must have the broadcast shape {shape}")
+        values = {**self.FUNCTIONS, **{n: np.broadcast_to(a, shape) for n, a in zip(self.inputs, data)}}
+        for target, code in self.statements:
+            values[target] = np.asarray(eval(code, {"__builtins__": {}}, values), dtype=dtype)
+        for out, name in zip(outs, self.outputs):
+            out._data[...] = values[name]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
 class FakeCupy:
     """The module: `asarray` / `array` move host data to the device, `asnumpy` back; every other NumPy function
     takes device arrays only and returns device arrays."""
 
     ndarray = DeviceArray
+    ElementwiseKernel = ElementwiseKernel
 
     @staticmethod
     def asarray(a, dtype=None):

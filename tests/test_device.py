@@ -14,7 +14,8 @@ from fake_device import DeviceArray, FakeCupy, HostArrayError
 
 import lstmkit as lk
 from lstmkit import backend
-from lstmkit.layers import GRU, LSTM, Dense, Dropout, Embedding, Masking, RepeatVector, SimpleRNN, TimeDistributed
+from lstmkit.layers import (GRU, LSTM, Dense, Dropout, Embedding, JordanRNN, Masking, RepeatVector, SimpleRNN,
+                            TimeDistributed)
 
 B, T, I, H = 3, 5, 4, 6
 TOL = 1e-10
@@ -40,9 +41,9 @@ def host(a):
     return a.get()
 
 
-def pair(make, input_shape):
+def pair(make, input_shape, **device_kwargs):
     """The same layer twice (same seed): one on the CPU, one moved to the (fake) GPU."""
-    cpu, dev = make(), make()
+    cpu, dev = make(), make(**device_kwargs)
     cpu.build(input_shape, np.random.default_rng(0))
     dev.build(input_shape, np.random.default_rng(0))
     return cpu, dev.to("cuda")
@@ -68,29 +69,49 @@ def test_fake_device_refuses_host_arrays():
     assert isinstance(np.sum(a), DeviceArray) and float(np.sum(a)) == 3.0
 
 
+def test_fake_elementwise_kernel_is_strict():
+    """The stand-in's ElementwiseKernel rounds every statement to T, as C does, and rejects what CuPy would."""
+    fake = FakeCupy()
+    square_plus = fake.ElementwiseKernel("T x, T y", "T z", "T s = x * x; z = s + y;", "square_plus")
+    x = fake.asarray(np.array([1e-4, 3.0], np.float32))
+    z = square_plus(x, fake.asarray(np.ones((2, 2), np.float32)))              # broadcast (2,) with (2, 2)
+    assert z.dtype == np.float32 and z.shape == (2, 2)
+    np.testing.assert_array_equal(z.get(), np.float32([[1, 10], [1, 10]]))        # 1e-8 + 1 rounds to 1
+    with pytest.raises(HostArrayError):
+        square_plus(x, np.ones(2, np.float32))
+    with pytest.raises(TypeError, match="ambiguous"):
+        square_plus(x, fake.asarray(np.ones(2)))
+    with pytest.raises(SyntaxError):
+        fake.ElementwiseKernel("T x", "T z", "if (x > 0) z = x;", "branch")
+
+
 RECURRENT_CASES = {
-    "lstm": lambda: LSTM(H, return_sequences=True, return_state=True, dtype="float64"),
-    "lstm-2-layers-bidirectional": lambda: LSTM(H, num_layers=2, bidirectional=True, dropout=0.3,
+    "lstm": lambda **kw: LSTM(H, **kw, return_sequences=True, return_state=True, dtype="float64"),
+    "lstm-2-layers-bidirectional": lambda **kw: LSTM(H, **kw, num_layers=2, bidirectional=True, dropout=0.3,
                                                 return_sequences=True, return_state=True, dtype="float64"),
-    "lstm-peephole-layer-norm": lambda: LSTM(H, peephole=True, layer_norm=True, return_state=True, dtype="float64"),
-    "lstm-projection": lambda: LSTM(H, proj_size=3, return_sequences=True, dtype="float64"),
-    "lstm-coupled-zoneout": lambda: LSTM(H, coupled=True, zoneout=(0.2, 0.3), return_sequences=True,
+    "lstm-peephole-layer-norm": lambda **kw: LSTM(H, **kw, peephole=True, layer_norm=True, return_state=True,
+                                                  dtype="float64"),
+    "lstm-projection": lambda **kw: LSTM(H, **kw, proj_size=3, return_sequences=True, dtype="float64"),
+    "lstm-coupled-zoneout": lambda **kw: LSTM(H, **kw, coupled=True, zoneout=(0.2, 0.3), return_sequences=True,
                                          dtype="float64"),
-    "lstm-1997": lambda: LSTM(H, forget_gate=False, peephole=True, dtype="float64"),
-    "gru-dropouts": lambda: GRU(H, recurrent_dropout=0.25, input_dropout=0.2, return_sequences=True,
+    "lstm-1997": lambda **kw: LSTM(H, **kw, forget_gate=False, peephole=True, dtype="float64"),
+    "gru-dropouts": lambda **kw: GRU(H, **kw, recurrent_dropout=0.25, input_dropout=0.2, return_sequences=True,
                                 return_state=True, dtype="float64"),
-    "gru-bidirectional": lambda: GRU(H, bidirectional=True, zoneout=0.1, dtype="float64"),
-    "rnn-relu": lambda: SimpleRNN(H, nonlinearity="relu", num_layers=2, return_sequences=True, dtype="float64"),
+    "gru-bidirectional": lambda **kw: GRU(H, **kw, bidirectional=True, zoneout=0.1, dtype="float64"),
+    "rnn-relu": lambda **kw: SimpleRNN(H, **kw, nonlinearity="relu", num_layers=2, return_sequences=True,
+                                       dtype="float64"),
 }
 
 
+@pytest.mark.parametrize("implementation", ["compiled", "reference"])
 @pytest.mark.parametrize("mask_kind", ["none", "right-padded", "holes"])
 @pytest.mark.parametrize("training", [False, True])
 @pytest.mark.parametrize("case", sorted(RECURRENT_CASES))
-def test_recurrent_layer_on_device_matches_cpu(cuda, case, training, mask_kind):
-    """Forward (outputs, final states) and backward (dx, every parameter gradient) on the device equal the CPU's
+def test_recurrent_layer_on_device_matches_cpu(cuda, case, training, mask_kind, implementation):
+    """Forward (outputs, final states) and backward (dx, every parameter gradient) on the device, with the fused
+    step kernels ("compiled", where the cell has them) or the per-step NumPy calls ("reference"), equal the CPU's
     compiled path; the dropout and zoneout masks, drawn on the host from the same seed, are the same."""
-    cpu, dev = pair(RECURRENT_CASES[case], (T, I))
+    cpu, dev = pair(RECURRENT_CASES[case], (T, I), implementation=implementation)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((B, T, I))
     mask = None
@@ -111,6 +132,44 @@ def test_recurrent_layer_on_device_matches_cpu(cuda, case, training, mask_kind):
     dx_dev = dev.backward(dy)                      # a host gradient is moved to the device
     np.testing.assert_allclose(host(dx_dev), dx_cpu, rtol=TOL, atol=TOL)
     assert_same_grads(cpu, dev)
+
+
+@pytest.mark.parametrize("case, fused", [("lstm", True), ("lstm-projection", True), ("gru-bidirectional", True),
+                                         ("lstm-peephole-layer-norm", False), ("lstm-coupled-zoneout", False),
+                                         ("lstm-1997", False), ("rnn-relu", False)])
+def test_fused_kernels_run_once_per_step_each_way(cuda, monkeypatch, case, fused):
+    """On the GPU the standard LSTM and the GRU launch one point-wise kernel per step and direction, forward and
+    backward; the other cells keep the per-step NumPy calls."""
+    from lstmkit.layers import cuda_kernels, gru, lstm
+    calls = []
+
+    def counted(xp, kernel, *arrays):
+        calls.append(kernel.name)
+        return cuda_kernels.launch(xp, kernel, *arrays)
+    for module in (lstm, gru):
+        monkeypatch.setattr(module, "launch", counted)
+    _, dev = pair(RECURRENT_CASES[case], (T, I))
+    assert dev.fused is fused
+    x = np.random.default_rng(7).standard_normal((B, T, I))
+    out = dev.forward(x)
+    dev.backward(np.ones((out[0] if isinstance(out, tuple) else out).shape))
+    steps = T * dev.num_layers * dev.num_directions
+    cell = type(dev).__name__.lower()
+    expected = [f"lstmkit_{cell}_step_forward"] * steps + [f"lstmkit_{cell}_step_backward"] * steps if fused else []
+    assert calls == expected
+
+
+@pytest.mark.parametrize("cell", [LSTM, GRU])
+def test_fused_float32_matches_cpu(cuda, cell):
+    """float32 (the default): the fused kernels against the CPU's compiled sweeps, 1e-5 relative."""
+    cpu, dev = pair(lambda: cell(16, return_sequences=True, peephole=True) if cell is LSTM else
+                    cell(16, return_sequences=True), (T, I))
+    rng = np.random.default_rng(8)
+    x, dy = rng.standard_normal((B, T, I)), rng.standard_normal((B, T, 16))
+    np.testing.assert_allclose(host(dev.forward(x)), cpu.forward(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(host(dev.backward(dy)), cpu.backward(dy), rtol=1e-5, atol=1e-6)
+    for name in cpu.grads:
+        np.testing.assert_allclose(host(dev.grads[name]), cpu.grads[name], rtol=1e-5, atol=1e-5, err_msg=name)
 
 
 def test_initial_state_and_its_gradient_on_device(cuda):
@@ -143,6 +202,8 @@ SIMPLE_CASES = {
     "masking": (lambda: Masking(0.0, dtype="float64"), (T, I), "padded"),
     "repeat-vector": (lambda: RepeatVector(3, dtype="float64"), (I,), "float"),
     "time-distributed": (lambda: TimeDistributed(Dense(2, dtype="float64")), (T, I), "float"),
+    "jordan-rnn": (lambda: JordanRNN(H, 3, output_activation="tanh", return_sequences=True, dtype="float64"), (T, I),
+                   "float"),
 }
 
 
@@ -270,3 +331,26 @@ def test_rtrl_refuses_a_device_model(cuda):
     x, y = _series(8)
     with pytest.raises(ValueError, match="RTRL runs on the CPU only"):
         _model("cuda").fit(x, y, batch_size=4, algorithm="rtrl", verbose=0)
+
+
+@pytest.mark.parametrize("bridge", ["dense", "concat", "sum"])
+def test_seq2seq_trains_and_decodes_on_device_as_on_cpu(cuda, bridge):
+    """The encoder-decoder (its bridge, teacher forcing, greedy decoding) on the device: the CPU's weights,
+    history and decoded tokens."""
+    from lstmkit.data import digits
+
+    train, _ = digits.split(digits.reversal(60, 3, seed=0), 20, seed=0)
+
+    def model(device):
+        m = lk.Seq2Seq(LSTM(6, bidirectional=True), LSTM(12 if bridge == "concat" else 6),
+                       src_vocab_size=digits.VOCAB_SIZE, embedding_dim=4, bridge=bridge, seed=0)
+        m.build()
+        return m.to("float64").to(device).compile(optimizer=lk.optim.Adam(lr=1e-2))
+
+    cpu, dev = model("cpu"), model("cuda")
+    h_cpu = cpu.fit(train.src, train.tgt, epochs=2, batch_size=8, verbose=0)
+    h_dev = dev.fit(train.src, train.tgt, epochs=2, batch_size=8, verbose=0)
+    np.testing.assert_allclose(h_dev.history["loss"], h_cpu.history["loss"], rtol=1e-9)
+    for name, p in cpu.parameters().items():
+        np.testing.assert_allclose(host(dev.parameters()[name]), p, rtol=TOL, atol=TOL, err_msg=name)
+    np.testing.assert_array_equal(dev.predict(train.src), cpu.predict(train.src))

@@ -36,6 +36,7 @@ import inspect
 import numpy as np
 
 from . import optim
+from .backend import to_host
 from .layers import Dense, Embedding
 from .layers.recurrent import Recurrent
 from .losses import SparseCategoricalCrossentropy
@@ -249,14 +250,14 @@ class Seq2Seq:
             flat = np.concatenate([s.transpose(1, 0, 2).reshape(B, -1) for s in enc_states], axis=1)  # (B, S_e)
             out = self.bridge_layer.forward(flat)                                                     # (B, S_d)
             parts = np.split(out, len(dec.STATES), axis=1)                  # each (B, L_d*H_d)
-            return tuple(np.ascontiguousarray(p.reshape(B, dec.num_layers, dec.hidden_size).transpose(1, 0, 2))
+            return tuple(dec.xp.ascontiguousarray(p.reshape(B, dec.num_layers, dec.hidden_size).transpose(1, 0, 2))
                          for p in parts)
         by_name = dict(zip(enc.STATES, enc_states))
         init = []
         for name in dec.STATES:
             s = by_name[name].reshape(L, D, B, H)
             if self.bridge == "concat":
-                init.append(np.ascontiguousarray(s.transpose(0, 2, 1, 3).reshape(L, B, D * H)))   # [fwd; bwd]
+                init.append(enc.xp.ascontiguousarray(s.transpose(0, 2, 1, 3).reshape(L, B, D * H)))   # [fwd; bwd]
             else:
                 init.append(s.sum(axis=1))                                                         # fwd + bwd
         return tuple(init)
@@ -269,20 +270,20 @@ class Seq2Seq:
         if self.bridge == "dense":
             dout = np.concatenate([d.transpose(1, 0, 2).reshape(B, -1) for d in dinit], axis=1)     # (B, S_d)
             dflat = self.bridge_layer.backward(dout)                                                  # (B, S_e)
-            return tuple(np.ascontiguousarray(p.reshape(B, L * D, H).transpose(1, 0, 2))
+            return tuple(enc.xp.ascontiguousarray(p.reshape(B, L * D, H).transpose(1, 0, 2))
                          for p in np.split(dflat, len(enc.STATES), axis=1))
         by_name = dict(zip(dec.STATES, dinit))
         denc = []
         for name in enc.STATES:
             if name not in by_name:                     # e.g. an LSTM encoder's c under a GRU decoder: unused
-                denc.append(np.zeros((L * D, B, H), enc.dtype))
+                denc.append(enc.xp.zeros((L * D, B, H), enc.dtype))
                 continue
             d = by_name[name]
             if self.bridge == "concat":
                 d = d.reshape(L, B, D, H).transpose(0, 2, 1, 3)
             else:
                 d = np.broadcast_to(d[:, None], (L, D, B, H))
-            denc.append(np.ascontiguousarray(d.reshape(L * D, B, H)))
+            denc.append(enc.xp.ascontiguousarray(d.reshape(L * D, B, H)))
         return tuple(denc)
 
     # ---- passes -----------------------------------------------------------------------------------------------
@@ -298,11 +299,12 @@ class Seq2Seq:
         return _as_state(self._bridge_forward(_as_tuple(states)))
 
     def forward(self, src, tgt, training=False):
-        """Teacher-forced logits (B, T, V): position t is scored given the source and the true tokens before t."""
+        """Teacher-forced logits (B, T, V), on the host: position t is scored given the source and the true tokens
+        before t."""
         init = self._encode(src, training)
         u = np.concatenate([np.full((len(tgt), 1), self.start_id, np.int64), tgt[:, :-1]], axis=1)   # (B, T)
         out, _ = self.decoder.forward(self.tgt_embedding.forward(u), initial_state=init, training=training)
-        return self.readout.forward(out)                                            # (B, T, V)
+        return to_host(self.readout.forward(out))                                   # (B, T, V)
 
     def backward(self, dlogits):
         """Backpropagate dL/dlogits (B, T, V) through every component; fills each layer's `grads`."""
@@ -460,7 +462,7 @@ class Seq2Seq:
         done = np.zeros(B, bool)
         for t in range(max_length):
             h, state = self.decoder.forward(self.tgt_embedding.forward(u), initial_state=state)   # (B, 1, H_d)
-            token = np.argmax(self.readout.forward(h[:, 0]), axis=-1)               # (B,) argmax of the logits
+            token = np.argmax(to_host(self.readout.forward(h[:, 0])), axis=-1)      # (B,) argmax of the logits
             out[~done, t] = token[~done]
             if self.end_id is not None:
                 done |= token == self.end_id

@@ -5,6 +5,7 @@ from typing import NamedTuple
 import numpy as np
 from ..blas import recurrent_gradient, recurrent_product
 from ..ops import kernel, sigmoid, sigmoid_scalar, tanh_scalar
+from .cuda_kernels import GRU_BACKWARD, GRU_FORWARD, launch
 from .recurrent import Recurrent
 
 
@@ -31,12 +32,17 @@ class GRU(Recurrent):
 
     G = 3
     SEPARATE_RECURRENT_GRAD = True
+    HAS_FUSED_STEP = True                                       # CUDA kernels (cuda_kernels.py)
 
     def new_record(self, T, B):
         H = self.hidden_size
         return GRURecord(*(self.xp.empty((T, B, n * H), self.dtype) for n in (3, 1, 1)))
 
     def step_forward(self, s, rec, t, xp, a, prev):
+        if self.fused:                                          # on a GPU, one kernel (cuda_kernels.py)
+            launch(self.xp, GRU_FORWARD, *self.gate_blocks(xp), *self.gate_blocks(a), prev[0],
+                   *self.gate_blocks(rec.gates[t]), rec.a_n[t], rec.h[t])
+            return (rec.h[t],)
         H = self.hidden_size
         h_prev = prev[0]
         gates = rec.gates[t]
@@ -58,6 +64,11 @@ class GRU(Recurrent):
         dh, = dcand
         h_prev = prev[0]
         gates, a_n = rec.gates[t], rec.a_n[t]
+        if self.fused:                                          # on a GPU, one kernel (cuda_kernels.py)
+            dh_direct = self.xp.empty_like(dh)
+            launch(self.xp, GRU_BACKWARD, dh, h_prev, *self.gate_blocks(gates), a_n, *self.gate_blocks(dxp),
+                   *self.gate_blocks(da), dh_direct)
+            return (dh_direct,)
         r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
         dn_pre = dh * (1.0 - z) * (1.0 - n * n)                 # dn = dh * (1 - z), through tanh
         dz = dh * (h_prev - n)

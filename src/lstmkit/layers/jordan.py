@@ -7,6 +7,8 @@ M. I. Jordan, "Serial order: a parallel distributed processing approach", ICS Re
 from typing import NamedTuple
 
 import numpy as np
+
+from .. import backend
 from ..blas import gemm_args, matmul, matmul_add
 from ..ops import kernel, sigmoid, sigmoid_scalar, tanh_scalar
 from ..validation import (
@@ -121,7 +123,7 @@ class JordanRNN(Layer):
     def forward(self, x, initial_state=None, mask=None, training=False):
         """x (B, T, I) -> output (B, T, O) with return_sequences, else (B, O) (y at the last real step); with
         return_state, (output, y_n) with y_n (1, B, O). `initial_state` is y_0, shaped (1, B, O)."""
-        x = check_array(x, "x", ndim=3, dtype=self.dtype)
+        x = check_array(x, "x", ndim=3, dtype=self.dtype, device=self.device)
         if not self.built:
             self.build(x.shape[1:])
         check_feature_size(x, self.input_shape[-1])
@@ -130,13 +132,14 @@ class JordanRNN(Layer):
         y0 = self._check_initial_state(initial_state, B)                # (B, O)
         m = self._check_mask(mask, B, T)                                # (T, B, 1) or None
         W_ih, b = self.params["weight_ih_l0"], self.params["bias_ih_l0"]
-        xt = np.ascontiguousarray(x.transpose(1, 0, 2))                 # (T, B, I)
+        xp = self.xp
+        xt = xp.ascontiguousarray(x.transpose(1, 0, 2))                 # (T, B, I)
         Xp = (xt.reshape(T * B, I) @ W_ih.T + b).reshape(T, B, H)       # W_ih x_t + b for all t, one GEMM
-        context = np.empty((T + 1, B, O), self.dtype)                   # y_0 .. y_T after masking
+        context = xp.empty((T + 1, B, O), self.dtype)                   # y_0 .. y_T after masking
         context[0] = y0
-        rec = JordanRecord(xt, context, np.empty((T, B, H), self.dtype), np.empty((T, B, O), self.dtype), m,
+        rec = JordanRecord(xt, context, xp.empty((T, B, H), self.dtype), xp.empty((T, B, O), self.dtype), m,
                            initial_state is not None)
-        if self.implementation == "compiled":
+        if self.implementation == "compiled" and self.device == "cpu":   # the compiled sweeps are CPU-only
             jordan_forward_sweep(*gemm_args(self.dtype), Xp, self.params["weight_ho_l0"], self.params["weight_hy_l0"],
                                  self.params["bias_hy_l0"], ACTIVATIONS[self.output_activation],
                                  *self._kernel_mask(m), context, rec.h, rec.y)
@@ -148,9 +151,9 @@ class JordanRNN(Layer):
         if not self.return_sequences:
             out = context[T].copy()                                     # (B, O)
         elif m is None:
-            out = np.ascontiguousarray(rec.y.transpose(1, 0, 2))        # (B, T, O)
+            out = xp.ascontiguousarray(rec.y.transpose(1, 0, 2))        # (B, T, O)
         else:
-            out = np.ascontiguousarray((rec.y * m).transpose(1, 0, 2))  # padded steps output zeros
+            out = xp.ascontiguousarray((rec.y * m).transpose(1, 0, 2))  # padded steps output zeros
         if not self.return_state:
             return out
         return out, context[T][None].copy()                             # y_n (1, B, O)
@@ -167,17 +170,18 @@ class JordanRNN(Layer):
         dy_out, dcontext = self._split_dout(dout, B)                    # dcontext: dL/d context_T (B, O)
         out_shape = (B, T, O) if self.return_sequences else (B, O)
         if dy_out is not None:
-            dy_out = check_gradient_shape(dy_out, out_shape, self.dtype)
-        dY = np.zeros((T, B, O), self.dtype)                            # dL/d(output at step t), time-major
+            dy_out = check_gradient_shape(dy_out, out_shape, self.dtype, device=self.device)
+        xp = self.xp
+        dY = xp.zeros((T, B, O), self.dtype)                            # dL/d(output at step t), time-major
         if dy_out is not None and self.return_sequences:
             dY[...] = dy_out.transpose(1, 0, 2)
         elif dy_out is not None:
             dcontext += dy_out                                          # the output is context_T
-        dz = np.empty((T, B, O), self.dtype)                            # dL/dz_t
-        da = np.empty((T, B, H), self.dtype)                            # dL/da_t = dL/d(W_ih x_t + b)
+        dz = xp.empty((T, B, O), self.dtype)                            # dL/dz_t
+        da = xp.empty((T, B, H), self.dtype)                            # dL/da_t = dL/d(W_ih x_t + b)
         W_ho, W_hy = self.params["weight_ho_l0"], self.params["weight_hy_l0"]
         m = rec.mask
-        if self.implementation == "compiled":
+        if self.implementation == "compiled" and self.device == "cpu":
             dcontext = jordan_backward_sweep(*gemm_args(self.dtype), dY, dcontext, ACTIVATIONS[self.output_activation],
                                              *self._kernel_mask(m), W_ho, W_hy, rec.h, rec.y, dz, da)
         else:
@@ -189,28 +193,30 @@ class JordanRNN(Layer):
                 dcontext = dy_prev if m is None else dy_prev + (1.0 - m[t]) * dcontext   # padded: pass through
         # the weight gradients, summed over time in one GEMM each
         da2, dz2 = da.reshape(T * B, H), dz.reshape(T * B, O)
-        np.matmul(da2.T, rec.x.reshape(T * B, I), out=self.grads["weight_ih_l0"])           # sum_t da_t^T x_t
-        np.matmul(da2.T, rec.context[:-1].reshape(T * B, O), out=self.grads["weight_ho_l0"])  # da_t^T y_{t-1}
-        np.sum(da2, axis=0, out=self.grads["bias_ih_l0"])
-        np.matmul(dz2.T, rec.h.reshape(T * B, H), out=self.grads["weight_hy_l0"])           # sum_t dz_t^T h_t
-        np.sum(dz2, axis=0, out=self.grads["bias_hy_l0"])
+        xp.matmul(da2.T, rec.x.reshape(T * B, I), out=self.grads["weight_ih_l0"])           # sum_t da_t^T x_t
+        xp.matmul(da2.T, rec.context[:-1].reshape(T * B, O), out=self.grads["weight_ho_l0"])  # da_t^T y_{t-1}
+        xp.sum(da2, axis=0, out=self.grads["bias_ih_l0"])
+        xp.matmul(dz2.T, rec.h.reshape(T * B, H), out=self.grads["weight_hy_l0"])           # sum_t dz_t^T h_t
+        xp.sum(dz2, axis=0, out=self.grads["bias_hy_l0"])
         self.dinitial_state = dcontext[None].copy() if rec.initial_state_given else None
         dx = (da2 @ self.params["weight_ih_l0"]).reshape(T, B, I)      # dx_t = da_t W_ih
-        return np.ascontiguousarray(dx.transpose(1, 0, 2))             # (B, T, I)
+        return xp.ascontiguousarray(dx.transpose(1, 0, 2))             # (B, T, I)
 
     # ---- argument checks ------------------------------------------------------------------------------------
     def _check_initial_state(self, initial_state, B):
         shape = (1, B, self.output_size)
         if initial_state is None:
-            return np.zeros(shape[1:], self.dtype)
-        arr = check_array(initial_state, "initial_state y_0", ndim=3, dtype=self.dtype)
+            return self.xp.zeros(shape[1:], self.dtype)
+        arr = check_array(initial_state, "initial_state y_0", ndim=3, dtype=self.dtype, device=self.device)
         if arr.shape != shape:
             raise ValueError(f"initial_state y_0 of JordanRNN is the previous output, shaped (1, B, output_size) = "
                              f"{shape}, got {arr.shape}.")
         return arr[0]
 
     def _check_mask(self, mask, B, T):
-        return None if mask is None else check_mask(mask, B, T).astype(self.dtype)     # (T, B, 1)
+        if mask is None:
+            return None
+        return backend.to_device(check_mask(mask, B, T).astype(self.dtype), self.device)   # (T, B, 1)
 
     def _kernel_mask(self, m):
         """(mask (T, B), has_mask) as the compiled sweeps take it; an empty array when there is no mask."""
@@ -220,14 +226,15 @@ class JordanRNN(Layer):
 
     def _split_dout(self, dout, B):
         """The output gradient (or None) and a fresh dL/dy_n (B, O) from what backward was given."""
-        dcontext = np.zeros((B, self.output_size), self.dtype)
+        dcontext = self.xp.zeros((B, self.output_size), self.dtype)
         if not (self.return_state and isinstance(dout, (tuple, list))):
             return dout, dcontext
         if len(dout) != 2:
             raise ValueError("dout must be (d_output, d_y_n), shaped like forward's return value.")
         dy, dstate = dout
         if dstate is not None:
-            dcontext += check_gradient_shape(dstate, (1, B, self.output_size), self.dtype, "the gradient of y_n")[0]
+            dcontext += check_gradient_shape(dstate, (1, B, self.output_size), self.dtype, "the gradient of y_n",
+                                             self.device)[0]
         return dy, dcontext
 
 

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..ops import normalise, normalise_backward, sigmoid
+from .cuda_kernels import LSTM_BACKWARD, LSTM_FORWARD, launch
 from .lstm_kernels import (
     COUPLED,
     NO_FORGET,
@@ -105,6 +106,10 @@ class LSTM(Recurrent):
     @property
     def NORMALISED(self):                                       # the driver's flag: LN transforms Zx, Zh
         return self.layer_norm
+
+    @property
+    def HAS_FUSED_STEP(self):                                   # CUDA kernels for the standard cell (cuda_kernels.py)
+        return self.mode == STANDARD and not self.layer_norm
 
     @property
     def mode(self):
@@ -228,6 +233,10 @@ class LSTM(Recurrent):
     # ---- one step, NumPy (the reference) ----------------------------------------------------------------------
     def step_forward(self, s, rec, t, xp, a, prev):
         """One step: the gates from H_t = xp + a, then c_t and h_t (equations in the class docstring)."""
+        if self.fused:                                          # on a GPU, one kernel (cuda_kernels.py)
+            launch(self.xp, LSTM_FORWARD, *self.gate_blocks(xp), *self.gate_blocks(a), prev[1], *self._peepholes(s),
+                   *self.gate_blocks(rec.gates[t]), rec.c[t], rec.tanh_c[t], rec.h[t])
+            return self._project(s, rec, t), rec.c[t]
         H, (oi, of, og, oo) = self.hidden_size, self._offsets()
         c_prev = prev[1]
         p_i, p_f, p_o = self._peepholes(s)
@@ -245,19 +254,33 @@ class LSTM(Recurrent):
             c_hat = normalise(c, rec.ln.c_hat[t], rec.ln.c_rstd[t])
             q = c_hat * self.params["weight_ln_c" + s] + self.params["bias_ln_c" + s]
         tanh_c = np.tanh(q, out=rec.tanh_c[t])
-        h = np.multiply(o, tanh_c, out=rec.h[t])                # h_t = o * tanh(q_t)
-        if self.proj_size:
-            h = np.matmul(h, self.params["weight_hr" + s].T, out=rec.h_proj[t])   # h_t = W_hr (o * tanh(c_t))
-        return h, c
+        np.multiply(o, tanh_c, out=rec.h[t])                    # h_t = o * tanh(q_t)
+        return self._project(s, rec, t), c
+
+    def _project(self, s, rec, t):
+        """h_t: o_t * tanh(c_t) as the record holds it, or with proj_size W_hr (o_t * tanh(c_t))."""
+        if not self.proj_size:
+            return rec.h[t]
+        return np.matmul(rec.h[t], self.params["weight_hr" + s].T, out=rec.h_proj[t])
+
+    def _project_backward(self, s, rec, t, dh):
+        """dL/d(o_t * tanh(c_t)) from dL/dh_t (kept for dW_hr with proj_size)."""
+        if not self.proj_size:
+            return dh
+        rec.dh_proj[t] = dh
+        return dh @ self.params["weight_hr" + s]
 
     def step_backward(self, s, rec, t, dcand, prev, dxp, da):
         """Mirror of step_forward: from (dh_t, dc_t) write dH_t into dxp (= da for the LSTM) and return
         (None, dc_{t-1}); the driver adds dh_{t-1} = dZh_t W_hh (dZh_t = dH_t without layer_norm)."""
         H, (oi, of, og, oo) = self.hidden_size, self._offsets()
-        dh, dc_next = dcand
-        if self.proj_size:
-            rec.dh_proj[t] = dh
-            dh = dh @ self.params["weight_hr" + s]               # back through h_t = W_hr (o * tanh(c_t))
+        dh_t, dc_next = dcand
+        dh = self._project_backward(s, rec, t, dh_t)
+        if self.fused:                                          # on a GPU, one kernel (cuda_kernels.py)
+            dc_prev = self.xp.empty_like(dh)
+            launch(self.xp, LSTM_BACKWARD, dh, dc_next, prev[1], *self.gate_blocks(rec.gates[t]), rec.tanh_c[t],
+                   *self._peepholes(s), *self.gate_blocks(dxp), dc_prev)
+            return None, dc_prev
         c_prev = prev[1]
         p_i, p_f, p_o = self._peepholes(s)
         gates, tanh_c = rec.gates[t], rec.tanh_c[t]

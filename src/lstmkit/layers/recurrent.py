@@ -457,11 +457,24 @@ class Recurrent(Layer):
             dstate = tuple(dprev)
         return dstate
 
+    HAS_FUSED_STEP = False            # True when the cell has CUDA kernels for a step's point-wise work
+
     @property
     def compiled(self):
-        """Whether the compiled sweeps run: implementation "compiled" on the CPU (on "cuda" the reference loop
+        """Whether the compiled sweeps run: implementation "compiled" on the CPU (on "cuda" the per-step loop
         runs, on CuPy arrays)."""
         return self.implementation == "compiled" and self.device == "cpu"
+
+    @property
+    def fused(self):
+        """Whether a step's point-wise work runs as one CUDA kernel each way (cuda_kernels.py): implementation
+        "compiled" on a GPU, for a cell that has the kernels; "reference" keeps the per-step NumPy calls there."""
+        return self.implementation == "compiled" and self.device == "cuda" and self.HAS_FUSED_STEP
+
+    def gate_blocks(self, z):
+        """The G column blocks (B, H) of z (B, G*H), as views."""
+        H = self.hidden_size
+        return tuple(z[:, k * H:(k + 1) * H] for k in range(self.G))
 
     def _run_sweep(self, kernel, args, B, T):
         """kernel(lo, hi, gemm, ints, *args) over the batch's row ranges (threads.py), with the BLAS of blas.py;
