@@ -134,24 +134,37 @@ class ElementwiseKernel:
     must have the inputs' broadcast shape."""
 
     STATEMENT = re.compile(r"(?:T\s+)?([A-Za-z_]\w*)\s*=\s*(.+)", re.S)
+    EXPRESSION = re.compile(r"(?:[A-Za-z_]\w*|\d+|[-+*/(),\s])+")   # names, integer literals, + - * / ( ) ,
     FUNCTIONS = {"exp": np.exp, "tanh": np.tanh, "log": np.log, "sqrt": np.sqrt}
+    C_KEYWORDS = set("auto bool break case char class const continue default delete do double else enum explicit "
+                     "extern false float for friend goto if inline int long namespace new operator private protected "
+                     "public register return short signed sizeof static struct switch template this true typedef "
+                     "typename union unsigned using virtual void volatile while".split())
 
     def __init__(self, in_params, out_params, operation, name):
         self.inputs, self.outputs = self._names(in_params), self._names(out_params)
         self.statements = []
         for text in filter(None, (part.strip() for part in operation.split(";"))):
             match = self.STATEMENT.fullmatch(text)
-            if match is None:
-                raise SyntaxError(f"kernel {name}: {text!r} is not `[T ]name = expression`")
+            if match is None or not self.EXPRESSION.fullmatch(match[2]) or "**" in match[2] or "//" in match[2]:
+                raise SyntaxError(f"kernel {name}: {text!r} is not `[T ]name = expression` in C and Python")
+            self._check_name(match[1])
             self.statements.append((match[1], compile(match[2], name, "eval")))
 
-    @staticmethod
-    def _names(params):
+    @classmethod
+    def _check_name(cls, name):
+        """CuPy reserves i, n and names starting with _ (its loop index, size and internals)."""
+        if name in ("i", "n") or name.startswith("_") or name in cls.C_KEYWORDS:
+            raise SyntaxError(f"{name!r} is reserved in a CuPy elementwise kernel or a C keyword")
+
+    @classmethod
+    def _names(cls, params):
         names = []
         for param in params.split(","):
             words = param.split()
             if len(words) != 2 or words[0] != "T":
                 raise ValueError(f"parameter {param.strip()!r} is not `T name`")
+            cls._check_name(words[1])
             names.append(words[1])
         return names
 

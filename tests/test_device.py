@@ -6,6 +6,9 @@ Each test taking the `cuda` fixture runs twice: on tests/fake_device.py (a stric
 it runs everywhere, CI included) and on real CuPy, which is skipped only where CuPy or a GPU is missing. On a GPU
 machine: `pip install cupy-cuda12x && pytest tests/test_device.py`."""
 
+import re
+import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -81,8 +84,46 @@ def test_fake_elementwise_kernel_is_strict():
         square_plus(x, np.ones(2, np.float32))
     with pytest.raises(TypeError, match="ambiguous"):
         square_plus(x, fake.asarray(np.ones(2)))
-    with pytest.raises(SyntaxError):
-        fake.ElementwiseKernel("T x", "T z", "if (x > 0) z = x;", "branch")
+    for inputs, outputs, body in [("T x", "T z", "if (x > 0) z = x;"), ("T x", "T z", "z = x ** 2;"),
+                                  ("T x", "T z", "z = 0.5 * x;"), ("T x", "T i", "i = x;"),
+                                  ("T n", "T z", "z = n;"), ("T x", "T z", "T do = x; z = do;")]:
+        with pytest.raises(SyntaxError):                       # not C, not Python, a double literal, reserved
+            fake.ElementwiseKernel(inputs, outputs, body, "bad")
+
+
+def _cuda_source(kernel):
+    """`kernel` (cuda_kernels.Pointwise) as CuPy's generated code has it: a loop over the elements with CuPy's own
+    `i` and `n` in scope, each input a `const T &`, each output a `T &` into its array, then the body; instantiated
+    for float and double."""
+    ins, outs = ([p.split()[1] for p in params.split(",")] for params in (kernel.inputs, kernel.outputs))
+    args = [f"const T* _in_{a}" for a in ins] + [f"T* _out_{a}" for a in outs] + ["long long _size"]
+    refs = [f"const T &{a} = _in_{a}[i];" for a in ins] + [f"T &{a} = _out_{a}[i];" for a in outs]
+    instances = [f"template __global__ void {kernel.name}<{t}>("
+                 + ", ".join([f"const {t}*"] * len(ins) + [f"{t}*"] * len(outs) + ["long long"]) + ");"
+                 for t in ("float", "double")]
+    return "\n".join([f"template <typename T> __global__ void {kernel.name}({', '.join(args)}) {{",
+                      "  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x, n = _size; i < n;",
+                      "       i += (long long)blockDim.x * gridDim.x) {", *refs, kernel.body, "  }", "}",
+                      *instances])
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc, the CUDA compiler, is not installed here")
+def test_kernels_compile_as_cuda_and_keep_float32_single(tmp_path):
+    """No GPU is needed to compile: nvcc takes each fused kernel as CuPy would give it, and the float instance
+    holds no double-precision instruction (a double literal such as 0.1 would put some there)."""
+    from lstmkit.layers import cuda_kernels
+    kernels = [cuda_kernels.LSTM_FORWARD, cuda_kernels.LSTM_BACKWARD, cuda_kernels.GRU_FORWARD,
+               cuda_kernels.GRU_BACKWARD]
+    source = tmp_path / "kernels.cu"
+    source.write_text("\n\n".join(_cuda_source(k) for k in kernels))
+    done = subprocess.run(["nvcc", "-ptx", "-arch=sm_80", "-o", str(tmp_path / "kernels.ptx"), str(source)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    entries = re.split(r"\.visible \.entry ", (tmp_path / "kernels.ptx").read_text())[1:]
+    single = {e.split("(")[0]: e for e in entries if "IfE" in e.split("(")[0]}    # the float instances
+    assert len(single) == len(kernels) and len(entries) == 2 * len(kernels)
+    for name, code in single.items():
+        assert not re.search(r"\.f64\b", code), f"{name} computes in double precision"
 
 
 RECURRENT_CASES = {
