@@ -32,7 +32,7 @@ def cuda(request, monkeypatch):
     else:
         try:
             module = backend._load_cupy()
-        except (ImportError, RuntimeError) as err:
+        except backend.DeviceError as err:
             pytest.skip(f"no CuPy with a GPU here: {err}")
     monkeypatch.setattr(backend, "_device_module", module)
     monkeypatch.setattr(backend, "_default_device", "cpu")
@@ -305,10 +305,10 @@ def test_missing_cupy_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(backend, "_device_module", None)
     monkeypatch.setitem(sys.modules, "cupy", None)            # `import cupy` raises ImportError
     layer = Dense(2)
-    with pytest.raises(ImportError, match="pip install cupy-cuda12x"):
+    with pytest.raises(backend.DeviceError, match="pip install cupy-cuda12x"):
         layer.to("cuda")
     assert layer.device == "cpu"                              # the failed move left the layer where it was
-    with pytest.raises(ImportError, match="needs CuPy"):
+    with pytest.raises(backend.DeviceError, match="needs CuPy"):
         lk.set_backend("cupy")
     assert lk.get_backend() == "numpy"
 
@@ -395,3 +395,28 @@ def test_seq2seq_trains_and_decodes_on_device_as_on_cpu(cuda, bridge):
     for name, p in cpu.parameters().items():
         np.testing.assert_allclose(host(dev.parameters()[name]), p, rtol=TOL, atol=TOL, err_msg=name)
     np.testing.assert_array_equal(dev.predict(train.src), cpu.predict(train.src))
+
+
+def test_train_command_on_device(cuda, tmp_path):
+    """`lstmkit train --device cuda` gives the CPU's forecast (float32, so to 1e-4), and a GPU run resumes on
+    the CPU (--device is among the settings a resumed run may change)."""
+    import json
+
+    from lstmkit.cli import main
+    common = ["train", "--quiet", "--epochs", "4", "--hidden", "8", "--checkpoint-every", "2"]
+    assert main([*common, "--out", str(tmp_path / "cpu")]) == 0
+    assert main([*common, "--out", str(tmp_path / "gpu"), "--device", "cuda"]) == 0
+    cpu, gpu = (json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("cpu", "gpu"))
+    assert gpu["config"]["device"] == "cuda"
+    assert gpu["test_rmse"] == pytest.approx(cpu["test_rmse"], rel=1e-4)
+    assert main(["train", "--quiet", "--resume", str(tmp_path / "gpu"), "--epochs", "6", "--device", "cpu"]) == 0
+
+
+def test_train_command_without_a_gpu_is_one_line(monkeypatch, capsys):
+    from lstmkit.cli import main
+    monkeypatch.setattr(backend, "_device_module", None)
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    assert main(["train", "--quiet", "--device", "cuda", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err.strip() == ("lstmkit train: error: device 'cuda' needs CuPy, which is not "
+                                               "installed; install the build for your CUDA, e.g. `pip install "
+                                               "cupy-cuda12x`.")

@@ -17,11 +17,16 @@ import sys
 
 import numpy as np
 
+DEVICES = ("cpu", "cuda")
 DEVICE_NAMES = {"cpu": "cpu", "cuda": "cuda", "gpu": "cuda"}
 BACKENDS = {"numpy": "cpu", "cupy": "cuda"}
 
 _default_device = "cpu"
 _device_module = None          # the array module of "cuda" once loaded (cupy)
+
+
+class DeviceError(RuntimeError):
+    """Device "cuda" cannot be used here: CuPy is not installed, or finds no GPU."""
 
 
 def set_backend(name):
@@ -67,14 +72,14 @@ def _load_cupy():
     try:
         import cupy
     except ImportError:
-        raise ImportError("device 'cuda' needs CuPy, which is not installed; install the build for your CUDA, "
+        raise DeviceError("device 'cuda' needs CuPy, which is not installed; install the build for your CUDA, "
                           "e.g. `pip install cupy-cuda12x`.") from None
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as err:                               # CUDARuntimeError: no driver, no device
-        raise RuntimeError(f"device 'cuda': CuPy is installed but finds no usable GPU ({err}).") from None
+        raise DeviceError(f"device 'cuda': CuPy is installed but finds no usable GPU ({err}).") from None
     if count < 1:
-        raise RuntimeError("device 'cuda': CuPy is installed but finds no GPU.")
+        raise DeviceError("device 'cuda': CuPy is installed but finds no GPU.")
     return cupy
 
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from . import layers, optim
+from .backend import DEVICES
 from .config import check_fields, option
 from .data import (
     StandardScaler,
@@ -57,9 +58,10 @@ class ForecastConfig:
     seed: int = option(0, "random seed (weights, batches): the same seed gives the same run")
     checkpoint_every: int = option(10, "write a checkpoint to the run folder every N epochs (and at the end; 0: "
                                      "none); `--resume RUN_DIR` continues from it")
+    device: str = option("cpu", "where the layers compute: cpu, or cuda (a GPU, through CuPy)", choices=DEVICES)
 
     # settings that a resumed run may change: they do not alter what the epochs already run computed
-    RESUMABLE = ("epochs", "checkpoint_every")
+    RESUMABLE = ("epochs", "checkpoint_every", "device")
 
     def validate(self):
         check_fields(self, ("hidden", "layers", "window", "horizon", "test_size", "epochs", "batch_size",
@@ -174,7 +176,7 @@ def train_forecaster(cfg, series=None, verbose=True, checkpoint=None, resume=Fal
     Cell = CELLS[cfg.cell]
     cell_args = {"forget_bias": cfg.forget_bias} if cfg.cell == "lstm" else {}
     model = Sequential([Cell(cfg.hidden, num_layers=cfg.layers, bidirectional=cfg.bidirectional, **cell_args),
-                        layers.Dense(h)], seed=cfg.seed)
+                        layers.Dense(h)], seed=cfg.seed).to(cfg.device)
     model.compile(loss="mse", optimizer=optim.Adam(lr=cfg.lr, clipnorm=1.0))
     started = time.perf_counter()
     fit_args = {}

@@ -5,6 +5,7 @@ parses its options, calls the library and prints. A user error is one line on st
 import argparse
 import sys
 
+from ..backend import DeviceError
 from . import (
     bench,
     classic,
@@ -37,7 +38,7 @@ def main(argv=None):
         return 2
     try:
         return args.func(args) or 0
-    except (ValueError, TypeError, FloatingPointError, OSError) as err:
+    except (ValueError, TypeError, FloatingPointError, OSError, DeviceError) as err:
         if args.debug:
             raise
         print(f"lstmkit {args.command}: error: {err}", file=sys.stderr)

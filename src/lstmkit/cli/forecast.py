@@ -104,7 +104,7 @@ def register(sub):
     add_config_options(train, ClassifyConfig, skip={f.name for f in fields(ForecastConfig)})
     train.add_argument("--out", help="run folder (default: runs/<timestamp>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint, "
-                       "with the settings saved there; only --epochs and --checkpoint-every may change")
+                       "with the settings saved there; only --epochs, --checkpoint-every and --device may change")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 
