@@ -126,6 +126,19 @@ def test_kernels_compile_as_cuda_and_keep_float32_single(tmp_path):
         assert not re.search(r"\.f64\b", code), f"{name} computes in double precision"
 
 
+def test_cupy_accepts_the_kernel_definitions():
+    """Where CuPy is installed (no GPU needed), its ElementwiseKernel parses each kernel's parameters: it refuses
+    reserved names such as `i` at construction."""
+    cupy = pytest.importorskip("cupy")
+    from lstmkit.layers import cuda_kernels
+    for kernel in (cuda_kernels.LSTM_FORWARD, cuda_kernels.LSTM_BACKWARD, cuda_kernels.GRU_FORWARD,
+                   cuda_kernels.GRU_BACKWARD):
+        assert cupy.ElementwiseKernel(kernel.inputs, kernel.outputs, kernel.body, kernel.name).nout == \
+            len(kernel.outputs.split(","))
+    with pytest.raises(ValueError, match="Can not use 'i'"):
+        cupy.ElementwiseKernel("T x", "T i", "i = x;", "reserved")
+
+
 RECURRENT_CASES = {
     "lstm": lambda **kw: LSTM(H, **kw, return_sequences=True, return_state=True, dtype="float64"),
     "lstm-2-layers-bidirectional": lambda **kw: LSTM(H, **kw, num_layers=2, bidirectional=True, dropout=0.3,
