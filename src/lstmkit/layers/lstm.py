@@ -145,7 +145,10 @@ class LSTM(Recurrent):
                     self.params["bias_ln_c" + s] = np.zeros(H)
 
     def _peepholes(self, s):
-        """(p_i, p_f, p_o) as a (3, H) array; zeros stand in for absent peepholes and a missing forget gate."""
+        """(p_i, p_f, p_o) as a (3, H) array; zeros stand in for absent peepholes and a missing forget gate (the
+        stored weights themselves when they are all three)."""
+        if self.peephole and self.mode == STANDARD:
+            return self.params["weight_peephole" + s]
         P = self.xp.zeros((3, self.hidden_size), self.dtype)
         if self.peephole:
             stored = self.params["weight_peephole" + s]
