@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import backend
 from ..ops import normalise, normalise_backward, sigmoid
 from .cuda_kernels import LSTM_BACKWARD, LSTM_FORWARD, launch
 from .lstm_kernels import (
@@ -147,12 +148,15 @@ class LSTM(Recurrent):
     def _peepholes(self, s):
         """(p_i, p_f, p_o) as a (3, H) array; zeros stand in for absent peepholes and a missing forget gate (the
         stored weights themselves when they are all three)."""
-        if self.peephole and self.mode == STANDARD:
+        if not self.peephole:                                  # one zero array, made once per dtype and device
+            P = getattr(self, "_no_peepholes", None)
+            if P is None or P.dtype != self.dtype or backend.device_of(P) != self.device:
+                P = self._no_peepholes = self.xp.zeros((3, self.hidden_size), self.dtype)
+            return P
+        if self.mode == STANDARD:
             return self.params["weight_peephole" + s]
         P = self.xp.zeros((3, self.hidden_size), self.dtype)
-        if self.peephole:
-            stored = self.params["weight_peephole" + s]
-            P[[0, 1, 2] if self.mode == STANDARD else [0, 2]] = stored
+        P[[0, 2]] = self.params["weight_peephole" + s]
         return P
 
     def _projection(self, s):
