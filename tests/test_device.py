@@ -433,3 +433,10 @@ def test_train_command_without_a_gpu_is_one_line(monkeypatch, capsys):
     assert capsys.readouterr().err.strip() == ("lstmkit train: error: device 'cuda' needs CuPy, which is not "
                                                "installed; install the build for your CUDA, e.g. `pip install "
                                                "cupy-cuda12x`.")
+
+
+def test_gradcheck_of_a_device_layer_runs_on_a_cpu_copy(cuda):
+    layer = GRU(4, return_sequences=True, dtype="float64").build((T, I), np.random.default_rng(9)).to("cuda")
+    x = cuda.asarray(np.random.default_rng(10).standard_normal((2, T, I)))
+    result = lk.gradcheck(layer, x)
+    assert result.passed(1e-6) and layer.device == "cuda"                 # the layer itself stays on the GPU

@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .backend import as_array, to_host
+
 
 class GradcheckResult(NamedTuple):
     errors: dict          # name -> max|analytic - numeric| / max(max|analytic|, max|numeric|)
@@ -43,9 +45,10 @@ def _relative_error(analytic, numeric):
 
 def gradcheck(layer, x, initial_state=None, mask=None, training=False, eps=1e-6, seed=0):
     """Check every parameter, the input (unless it is integer token ids) and `initial_state` of a copy of
-    `layer` converted to float64. Returns a GradcheckResult; `result.passed(tol)` compares its max error."""
-    layer = copy.deepcopy(layer)
-    x = np.asarray(x)
+    `layer` converted to float64, on the CPU (a GPU layer's code is checked against the CPU's by
+    tests/test_device.py). Returns a GradcheckResult; `result.passed(tol)` compares its max error."""
+    layer = copy.deepcopy(layer).to("cpu")
+    x = to_host(as_array(x))
     if not layer.built:
         layer.build(x.shape[1:], np.random.default_rng(seed))
     layer.to("float64")
@@ -55,7 +58,8 @@ def gradcheck(layer, x, initial_state=None, mask=None, training=False, eps=1e-6,
     if mask is not None:
         kwargs["mask"] = mask
     if initial_state is not None:
-        initial_state = _like(initial_state, [np.array(a, dtype=np.float64) for a in _flatten(initial_state)])
+        initial_state = _like(initial_state, [np.array(to_host(as_array(a)), dtype=np.float64)
+                                              for a in _flatten(initial_state)])
     rng_state = copy.deepcopy(layer.rng.bit_generator.state)
 
     def run(x_in, state_in):
