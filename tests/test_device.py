@@ -440,3 +440,16 @@ def test_gradcheck_of_a_device_layer_runs_on_a_cpu_copy(cuda):
     x = cuda.asarray(np.random.default_rng(10).standard_normal((2, T, I)))
     result = lk.gradcheck(layer, x)
     assert result.passed(1e-6) and layer.device == "cuda"                 # the layer itself stays on the GPU
+
+
+def test_torch_and_onnx_export_of_a_device_model(cuda):
+    """interop.to_torch and export.to_onnx read a GPU model's weights from the host copy: the same as the CPU's."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    cpu, dev = _model(), _model("cuda")
+    x, _ = _series(4)
+    cpu.predict(x), dev.predict(x)                               # build both
+    for (name, a), b in zip(lk.interop.to_torch(cpu.layers[0]).state_dict().items(),
+                            lk.interop.to_torch(dev.layers[0]).state_dict().values()):
+        np.testing.assert_array_equal(b.numpy(), a.numpy(), err_msg=name)
+    assert lk.export.to_onnx(dev).SerializeToString() == lk.export.to_onnx(cpu).SerializeToString()

@@ -37,6 +37,7 @@ import os
 
 import numpy as np
 
+from .backend import to_host
 from .layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
 from .layers.recurrent import Recurrent
 
@@ -254,7 +255,7 @@ def _dims(shape, ids=False):
 
 
 def _export_layer(g, layer, index, x, lens):
-    p = {k: np.asarray(v, np.float32) for k, v in layer.params.items()}
+    p = {k: np.asarray(to_host(v), np.float32) for k, v in layer.params.items()}
     if isinstance(layer, Dropout):
         return x
     if isinstance(layer, Embedding):

@@ -24,6 +24,7 @@ torch and keras are imported inside the functions, so both stay optional depende
 
 import numpy as np
 
+from .backend import to_host
 from .layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
 
 SUPPORTED_TORCH = "nn.Linear, nn.RNN, nn.LSTM, nn.GRU, nn.Embedding"
@@ -199,7 +200,7 @@ def to_torch(layer):
             module = nn.RNN(nonlinearity=layer.nonlinearity, **args)
         else:
             module = (nn.LSTM if kind is LSTM else nn.GRU)(**args)
-    state = {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in layer.params.items()}
+    state = {name: torch.from_numpy(np.ascontiguousarray(to_host(value))) for name, value in layer.params.items()}
     module.load_state_dict(state, strict=True)                 # copies into the module's own tensors
     return module
 
