@@ -1,5 +1,5 @@
 """Benchmark lstmkit's LSTM and GRU on a CUDA GPU (CuPy) against PyTorch's (cuDNN) and write the table to
-benchmarks/results/<date>-<host>-gpu.md.
+benchmarks/results/<date>-<host>-cuda.md.
 
     pip install cupy-cuda12x          # (and a CUDA build of torch for the comparison)
     python benchmarks/bench_gpu.py [--repeats 7] [--shapes 128x35x256x512 32x100x32x128]

@@ -2,8 +2,10 @@
 
 Its arrays wrap NumPy arrays and behave as CuPy's do where that matters for host/device bugs: they refuse to be
 turned into NumPy arrays implicitly (`np.asarray(a)` raises; `.get()` copies to the host), refuse to be mixed with
-NumPy arrays in one operation (a ufunc, an array function, an index or an assignment), return 0-d arrays rather than
-scalars from reductions and indexing, and reject `out=` in einsum (CuPy does not support it). NumPy's functions
+NumPy arrays in a ufunc or an array function, return 0-d arrays rather than scalars from reductions and indexing,
+and reject `out=` in einsum (CuPy does not support it). They are stricter than CuPy in one place: a NumPy index
+array or a NumPy value in an assignment is refused too (CuPy converts those), so code stays explicit about where
+its arrays live. NumPy's functions
 reach them through `__array_ufunc__` / `__array_function__`, as they reach CuPy's. So a code path that runs on
 these arrays and matches the NumPy result does not leave the device silently; what it cannot show is speed or a
 CuPy function that NumPy has and CuPy lacks (tests/test_device.py runs the real thing where a GPU is).

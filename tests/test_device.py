@@ -453,3 +453,49 @@ def test_torch_and_onnx_export_of_a_device_model(cuda):
                             lk.interop.to_torch(dev.layers[0]).state_dict().values()):
         np.testing.assert_array_equal(b.numpy(), a.numpy(), err_msg=name)
     assert lk.export.to_onnx(dev).SerializeToString() == lk.export.to_onnx(cpu).SerializeToString()
+
+
+def test_stateful_layer_moves_with_its_states(cuda):
+    """A stream read piece by piece: on the CPU, then the GPU, then the CPU again, as if on one device."""
+    def make():
+        return LSTM(H, stateful=True, return_sequences=True, dtype="float64").build((T, I),
+                                                                                   np.random.default_rng(11))
+    x = np.random.default_rng(12).standard_normal((B, 3 * T, I))
+    pieces = [x[:, k * T:(k + 1) * T] for k in range(3)]
+    reference, moving = make(), make()
+    expected = [reference.forward(p) for p in pieces]
+    got = [moving.forward(pieces[0]), host(moving.to("cuda").forward(pieces[1])), moving.to("cpu").forward(pieces[2])]
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g, e, rtol=TOL, atol=TOL)
+
+
+def test_library_jobs_after_set_backend_cupy(cuda):
+    """With "cuda" the default: a layer from PyTorch lands on the GPU, and the state-gradient diagnostics and
+    greedy text generation give the CPU's numbers."""
+    from lstmkit import textgen
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = torch.nn.GRU(I, H, batch_first=True).double()
+    x = np.random.default_rng(13).standard_normal((B, T, I))
+
+    def models():
+        rnn = lk.Sequential([LSTM(H, return_sequences=True, dtype="float64"), Dense(1, dtype="float64")], seed=4)
+        chars = lk.Sequential([Embedding(5, 3, dtype="float64"), GRU(6, return_sequences=True, dtype="float64"),
+                               Dense(5, dtype="float64")], seed=5)
+        rnn.compile(loss="mse", optimizer="adam")
+        rnn.build((T, I)), chars.build((T,))
+        return rnn, chars
+    cpu_rnn, cpu_chars = models()
+    lk.set_backend("cupy")
+    layer = lk.interop.from_torch(module)
+    assert layer.device == "cuda"
+    np.testing.assert_allclose(host(layer.forward(x)), module(torch.from_numpy(x))[0].detach().numpy(), rtol=1e-10,
+                               atol=1e-12)
+    rnn, chars = models()
+    assert rnn.device == "cuda" and chars.device == "cuda"
+    y = np.ones((B, T, 1))
+    np.testing.assert_allclose(lk.diagnostics.gradient_norms(rnn, x, y), lk.diagnostics.gradient_norms(cpu_rnn, x, y),
+                               rtol=1e-9)
+    vocab = textgen.Vocabulary("abcde")
+    assert textgen.sample(chars, vocab, "ab", 12, temperature=0) == textgen.sample(cpu_chars, vocab, "ab", 12,
+                                                                                   temperature=0)

@@ -7,10 +7,12 @@ and a global default, as Keras has). Inputs may arrive from either side: a layer
 Random draws (initial weights, dropout and zoneout masks) are made on the host from the layer's NumPy generator
 and then moved, so a seed gives the same numbers on both devices.
 
-On the GPU the recurrent layers run the reference time loop (`implementation="reference"`): each step's NumPy
-calls dispatch to CuPy through NumPy's `__array_ufunc__` / `__array_function__` protocols, or go to the module the
-code names (`xp`); the compiled Numba sweeps are CPU-only. CuPy is imported on first use of "cuda", never by
-`import lstmkit`; install it with `pip install cupy-cuda12x` (CUDA 12).
+On the GPU the recurrent layers run the driver's per-step loop (the compiled Numba sweeps are CPU-only): the
+step's product is one cuBLAS call, and a standard LSTM or GRU step's point-wise work one fused CUDA kernel each way
+(layers/cuda_kernels.py); other cells and `implementation="reference"` make the reference's NumPy calls, which
+dispatch to CuPy through NumPy's `__array_ufunc__` / `__array_function__` protocols or go to the module the code
+names (`xp`). CuPy is imported on first use of "cuda", never by `import lstmkit`; install it with
+`pip install cupy-cuda12x` (CUDA 12).
 """
 
 import sys
@@ -95,8 +97,8 @@ def as_array(a):
 
 
 def to_device(a, device):
-    """`a` as an array on `device`: moved from the host or the GPU when it is elsewhere, else itself."""
-    if device == "cpu":
+    """The array `a` on `device`: moved from the host or the GPU when it is elsewhere, else itself."""
+    if device == "cpu" or check_device(device) == "cpu":
         return to_host(a)
     return a if is_device_array(a) else array_module(device).asarray(a)
 

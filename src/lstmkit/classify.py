@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import layers, optim
+from .backend import to_host
 from .config import check_fields, option
 from .data.ts import CLASSIFICATION_DATASETS, load_ts_dataset, read_ts
 from .forecast import CELLS
@@ -88,14 +89,14 @@ def load_data(cfg):
 
 
 def forward(model, x, mask=None, training=False):
-    """The model's output for padded inputs x (B, T, C): like `model.forward`, but recurrent layers get `mask`
-    (B, T) bool (None when every step is real)."""
+    """The model's output for padded inputs x (B, T, C), on the host: like `model.forward`, but recurrent layers
+    get `mask` (B, T) bool (None when every step is real)."""
     for layer in model.layers:
         if isinstance(layer, Recurrent):
             x = layer.forward(x, mask=mask, training=training)
         else:
             x = layer.forward(x, training=training)
-    return x
+    return to_host(x)
 
 
 def standardise(x, lengths, scaler):

@@ -15,17 +15,9 @@ and the second term is `dinitial_state` of a rerun of the layer over x[:, t+1:] 
 
 import numpy as np
 
+from .backend import to_host
 from .layers.recurrent import Recurrent
 from .validation import check_array
-
-
-def _copy_with_sequences(layer):
-    """The same layer (shared weights) returning every step's output and its final state, never stateful."""
-    config = dict(layer.get_config(), return_sequences=True, return_state=True, stateful=False)
-    twin = type(layer)(**config)
-    twin.build(layer.input_shape)
-    twin.params = layer.params                                  # the same arrays: nothing is copied or changed
-    return twin
 
 
 def state_gradients(model, x, y):
@@ -47,15 +39,16 @@ def state_gradients(model, x, y):
     H = layer.hidden_size
     if not model.built:
         model.build(x.shape[1:])
-    twin = _copy_with_sequences(layer)
+    twin = layer.sequence_twin()
     out, _ = twin.forward(x)                                    # (B, T, H) every h_t
     if not layer.return_sequences:
         out = out[:, -1]
     for later in model.layers[1:]:
         out = later.forward(out)
-    _, dout = model.loss.value_and_grad(out, y)
+    _, dout = model.loss.value_and_grad(to_host(out), y)        # the loss runs on the host
     for later in reversed(model.layers[1:]):
         dout = later.backward(dout)                             # dL / d(output of the recurrent layer)
+    dout = to_host(dout)
     dY = np.zeros((B, T, H), layer.dtype)                       # direct gradient w.r.t. each h_t
     if layer.return_sequences:
         dY[...] = dout
@@ -71,7 +64,7 @@ def state_gradients(model, x, y):
         twin.forward(x[:, t + 1:], initial_state=states[t])
         twin.backward(dY[:, t + 1:])
         ds = twin.dinitial_state
-        dh[:, t] += (ds[0] if isinstance(ds, tuple) else ds)[0]   # the h part, layer 0: (B, H)
+        dh[:, t] += to_host((ds[0] if isinstance(ds, tuple) else ds)[0])   # the h part, layer 0: (B, H)
     return dh
 
 

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .backend import to_host
 from .layers.lstm import LSTM
 
 GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "o": "output gate o"}
@@ -85,7 +86,7 @@ def _gate_trace(lstm, depth, direction):
         i, g, o = (gates[:, k * H:(k + 1) * H] for k in range(3))
         f = 1.0 - i if getattr(lstm, "coupled", False) else np.ones_like(i)   # CIFG: f = 1 - i; 1997: f = 1
     c, h = sweep.states[1][1:, 0], sweep.states[0][1:, 0]        # (T, H) carried c_t, h_t
-    parts = [np.array(a, dtype=np.float64) for a in (i, f, g, o, c, h)]
+    parts = [np.array(to_host(a), dtype=np.float64) for a in (i, f, g, o, c, h)]
     if direction:                                                # the backward direction ran over reversed time
         parts = [a[::-1] for a in parts]
     return GateTrace(*parts)

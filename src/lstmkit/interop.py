@@ -165,7 +165,7 @@ def _copy_into_layer(state_dict, layer):
             raise ValueError(f"parameter {name} has shape {value.shape} in the module but "
                              f"{layer.params[name].shape} in {type(layer).__name__}.")
         layer.params[name] = value
-    layer.zero_grad()
+    layer.to(layer.device)                                      # onto the layer's device (a GPU after set_backend)
 
 
 # ---- lstmkit -> torch -------------------------------------------------------------------------------------------
@@ -419,7 +419,7 @@ def to_keras(layer):
     if kind is Dropout:
         return kl.Dropout(layer.rate, dtype=layer.dtype)
     _check_convertible(layer, "Keras")
-    p = layer.params
+    p = {name: to_host(value) for name, value in layer.params.items()}
     if kind is Dense:
         out = kl.Dense(layer.units, use_bias=layer.use_bias, dtype=layer.dtype)
         out.build((None, p["weight"].shape[1]))

@@ -181,7 +181,7 @@ class Sequential:
         naming the whole array, found from the shapes alone: nothing runs through the model."""
         if not self.layers:
             raise ValueError("the model has no layers; pass them to Sequential([...]) or use add().")
-        x = check_array(x, name, allow_int=self._takes_indices(), dtype=self.layers[0].dtype)
+        x = check_array(x, name, allow_int=self._takes_indices(), dtype=self.layers[0].dtype, device="cpu")
         if x.ndim == 0:
             raise ValueError(f"{name} must be an array with a batch axis first, got a scalar.")
         if self.built:
@@ -220,7 +220,7 @@ class Sequential:
         x = self._check_x(x, f"{what} x")
         out_shape = self.output_shape(x.shape[1:])
         sparse = self.loss.sparse
-        y = check_array(y, f"{what} y", allow_int=sparse, dtype=self.layers[-1].dtype)
+        y = check_array(y, f"{what} y", allow_int=sparse, dtype=self.layers[-1].dtype, device="cpu")
         if y.ndim == 0 or len(x) != len(y):
             raise ValueError(f"{what} x and y must hold the same number of samples, got {len(x)} and "
                              f"{len(y) if y.ndim else 'a scalar'}.")

@@ -28,6 +28,7 @@ from importlib import resources
 import numpy as np
 
 from . import layers, optim
+from .backend import to_host
 from .config import check_fields, option
 from .layers.recurrent import Recurrent
 from .model import EarlyStopping, Sequential
@@ -193,15 +194,12 @@ class Stepper:
             raise ValueError(f"a character model is Embedding -> LSTM/GRU/SimpleRNN -> Dense; this one is "
                              f"{' -> '.join(kinds)}.")
         self.embedding, recurrent, self.readout = model.layers
-        twin = type(recurrent)(**dict(recurrent.get_config(), return_sequences=True, return_state=True))
-        twin.build(recurrent.input_shape)
-        twin.params = recurrent.params
-        self.recurrent, self.state = twin, None
+        self.recurrent, self.state = recurrent.sequence_twin(), None
 
     def feed(self, ids):
-        """Logits (B, T, V) for the ids (B, T) that follow what was fed before."""
+        """Logits (B, T, V), on the host, for the ids (B, T) that follow what was fed before."""
         out, self.state = self.recurrent.forward(self.embedding.forward(ids), initial_state=self.state)
-        return self.readout.forward(out)
+        return to_host(self.readout.forward(out))
 
 
 def bits_per_char(model, ids, chunk=2000):

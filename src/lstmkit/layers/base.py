@@ -59,7 +59,8 @@ class Layer:
 
     def to(self, target):
         """Move the layer, in place, to a device ("cpu" or "cuda") or convert it to a dtype ("float32" or
-        "float64"): parameters now, later inputs as they arrive. Gradients restart at zero."""
+        "float64"): parameters now, later inputs as they arrive. Gradients restart at zero, and what the last
+        forward kept stays behind: run forward again before backward."""
         if isinstance(target, str) and target.lower() in backend.DEVICE_NAMES:
             device = backend.check_device(target)
             backend.array_module(device)                               # CuPy and a GPU must be there

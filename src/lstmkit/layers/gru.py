@@ -16,7 +16,7 @@ class GRURecord(NamedTuple):
 
 
 class GRU(Recurrent):
-    """GRU layer. With xp = W_ih x_t + b_ih = [x_r, x_z, x_n] and a = W_hh h_{t-1} + b_hh = [a_r, a_z, a_n]::
+    """GRU layer. With x_term = W_ih x_t + b_ih = [x_r, x_z, x_n] and a = W_hh h_{t-1} + b_hh = [a_r, a_z, a_n]::
 
         r_t = sigma(x_r + a_r)      z_t = sigma(x_z + a_z)
         n_t = tanh(x_n + r_t * a_n)
@@ -38,44 +38,44 @@ class GRU(Recurrent):
         H = self.hidden_size
         return GRURecord(*(self.xp.empty((T, B, n * H), self.dtype) for n in (3, 1, 1)))
 
-    def step_forward(self, s, rec, t, xp, a, prev):
+    def step_forward(self, s, rec, t, x_term, a, prev):
         if self.fused:                                          # on a GPU, one kernel (cuda_kernels.py)
-            launch(self.xp, GRU_FORWARD, *self.gate_blocks(xp), *self.gate_blocks(a), prev[0],
+            launch(self.xp, GRU_FORWARD, *self.gate_blocks(x_term), *self.gate_blocks(a), prev[0],
                    *self.gate_blocks(rec.gates[t]), rec.a_n[t], rec.h[t])
             return (rec.h[t],)
         H = self.hidden_size
         h_prev = prev[0]
         gates = rec.gates[t]
-        rz = np.add(xp[:, :2 * H], a[:, :2 * H], out=gates[:, :2 * H])
+        rz = np.add(x_term[:, :2 * H], a[:, :2 * H], out=gates[:, :2 * H])
         sigmoid(rz, out=rz)                                     # r, z
         r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
         a_n = rec.a_n[t]
         a_n[...] = a[:, 2 * H:]
         np.multiply(r, a_n, out=n)
-        n += xp[:, 2 * H:]
+        n += x_term[:, 2 * H:]
         np.tanh(n, out=n)                                       # n = tanh(x_n + r * a_n)
         h = np.multiply(z, h_prev - n, out=rec.h[t])
         h += n                                                  # h = (1 - z) * n + z * h_{t-1}
         return (h,)
 
-    def step_backward(self, s, rec, t, dcand, prev, dxp, da):
-        """Mirror of step_forward: write dL/dxp and dL/da, return the direct part z * dh of dh_{t-1}."""
+    def step_backward(self, s, rec, t, dcand, prev, dx_term, da):
+        """Mirror of step_forward: write dL/dx_term and dL/da, return the direct part z * dh of dh_{t-1}."""
         H = self.hidden_size
         dh, = dcand
         h_prev = prev[0]
         gates, a_n = rec.gates[t], rec.a_n[t]
         if self.fused:                                          # on a GPU, one kernel (cuda_kernels.py)
             dh_direct = self.xp.empty_like(dh)
-            launch(self.xp, GRU_BACKWARD, dh, h_prev, *self.gate_blocks(gates), a_n, *self.gate_blocks(dxp),
+            launch(self.xp, GRU_BACKWARD, dh, h_prev, *self.gate_blocks(gates), a_n, *self.gate_blocks(dx_term),
                    *self.gate_blocks(da), dh_direct)
             return (dh_direct,)
         r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
         dn_pre = dh * (1.0 - z) * (1.0 - n * n)                 # dn = dh * (1 - z), through tanh
         dz = dh * (h_prev - n)
-        np.multiply(dn_pre * a_n, r * (1.0 - r), out=dxp[:, :H])      # dr = dn_pre * a_n, through sigma
-        np.multiply(dz, z * (1.0 - z), out=dxp[:, H:2 * H])
-        dxp[:, 2 * H:] = dn_pre
-        da[:, :2 * H] = dxp[:, :2 * H]
+        np.multiply(dn_pre * a_n, r * (1.0 - r), out=dx_term[:, :H])  # dr = dn_pre * a_n, through sigma
+        np.multiply(dz, z * (1.0 - z), out=dx_term[:, H:2 * H])
+        dx_term[:, 2 * H:] = dn_pre
+        da[:, :2 * H] = dx_term[:, :2 * H]
         np.multiply(dn_pre, r, out=da[:, 2 * H:])               # d a_n = dn_pre * r
         return (dh * z,)                                        # h_{t-1} also enters h_t directly, weighted by z
 

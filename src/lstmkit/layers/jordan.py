@@ -93,10 +93,10 @@ class JordanRNN(Layer):
         return (input_shape[0], self.output_size) if self.return_sequences else (self.output_size,)
 
     # ---- one step: the NumPy reference, forward and backward side by side ------------------------------------
-    def step_forward(self, t, xp, y_prev, rec):
-        """xp = W_ih x_t + b (B, H), y_prev = y_{t-1} (B, O); writes h_t and y_t into the record, returns y_t."""
+    def step_forward(self, t, x_term, y_prev, rec):
+        """x_term = W_ih x_t + b (B, H), y_prev = y_{t-1} (B, O); writes h_t and y_t into the record, returns y_t."""
         W_ho, W_hy, b_hy = (self.params[n] for n in ("weight_ho_l0", "weight_hy_l0", "bias_hy_l0"))
-        h = np.add(xp, y_prev @ W_ho.T, out=rec.h[t])          # a_t = W_ih x_t + b + W_ho y_{t-1}
+        h = np.add(x_term, y_prev @ W_ho.T, out=rec.h[t])      # a_t = W_ih x_t + b + W_ho y_{t-1}
         np.tanh(h, out=h)                                       # h_t = tanh(a_t)
         z = np.add(h @ W_hy.T, b_hy, out=rec.y[t])              # z_t = W_hy h_t + b_hy
         if self.output_activation == "tanh":
@@ -120,6 +120,12 @@ class JordanRNN(Layer):
         return da @ W_ho                                        # dy_{t-1} = da_t W_ho
 
     # ---- the sequence ---------------------------------------------------------------------------------------
+    @property
+    def compiled_sweeps(self):
+        """Whether the compiled (Numba) sweeps run: implementation "compiled" on the CPU (on "cuda" the per-step
+        loop runs, on CuPy arrays)."""
+        return self.implementation == "compiled" and self.device == "cpu"
+
     def forward(self, x, initial_state=None, mask=None, training=False):
         """x (B, T, I) -> output (B, T, O) with return_sequences, else (B, O) (y at the last real step); with
         return_state, (output, y_n) with y_n (1, B, O). `initial_state` is y_0, shaped (1, B, O)."""
@@ -139,7 +145,7 @@ class JordanRNN(Layer):
         context[0] = y0
         rec = JordanRecord(xt, context, xp.empty((T, B, H), self.dtype), xp.empty((T, B, O), self.dtype), m,
                            initial_state is not None)
-        if self.implementation == "compiled" and self.device == "cpu":   # the compiled sweeps are CPU-only
+        if self.compiled_sweeps:
             jordan_forward_sweep(*gemm_args(self.dtype), Xp, self.params["weight_ho_l0"], self.params["weight_hy_l0"],
                                  self.params["bias_hy_l0"], ACTIVATIONS[self.output_activation],
                                  *self._kernel_mask(m), context, rec.h, rec.y)
@@ -181,7 +187,7 @@ class JordanRNN(Layer):
         da = xp.empty((T, B, H), self.dtype)                            # dL/da_t = dL/d(W_ih x_t + b)
         W_ho, W_hy = self.params["weight_ho_l0"], self.params["weight_hy_l0"]
         m = rec.mask
-        if self.implementation == "compiled" and self.device == "cpu":
+        if self.compiled_sweeps:
             dcontext = jordan_backward_sweep(*gemm_args(self.dtype), dY, dcontext, ACTIVATIONS[self.output_activation],
                                              *self._kernel_mask(m), W_ho, W_hy, rec.h, rec.y, dz, da)
         else:

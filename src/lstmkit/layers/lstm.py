@@ -175,7 +175,7 @@ class LSTM(Recurrent):
     def cell_grads(self, s, sweep, dXp):
         """dW_hr = sum_t dh_t^T (o_t * tanh(c_t)); peepholes: dp_i = sum dH[i] c_{t-1}, dp_f = sum dH[f] c_{t-1},
         dp_o = sum dH[o] c_t; layer norm: dgamma_ih = sum dH x_hat, dgamma_hh = sum dH a_hat (both terms enter
-        H_t unscaled, so dL/dxp = dL/da = dH), dgamma_c = sum dq c_hat, dbeta_c = sum dq."""
+        H_t unscaled, so dL/dx_term = dL/da = dH), dgamma_c = sum dq c_hat, dbeta_c = sum dq."""
         if self.layer_norm:
             ln = sweep.record.ln
             self.grads["weight_ln_ih" + s][...] = np.einsum("tbj,tbj->j", dXp, ln.x_hat)
@@ -238,16 +238,16 @@ class LSTM(Recurrent):
         return dZh_t
 
     # ---- one step, NumPy (the reference) ----------------------------------------------------------------------
-    def step_forward(self, s, rec, t, xp, a, prev):
-        """One step: the gates from H_t = xp + a, then c_t and h_t (equations in the class docstring)."""
+    def step_forward(self, s, rec, t, x_term, a, prev):
+        """One step: the gates from H_t = x_term + a, then c_t and h_t (equations in the class docstring)."""
         if self.fused:                                          # on a GPU, one kernel (cuda_kernels.py)
-            launch(self.xp, LSTM_FORWARD, *self.gate_blocks(xp), *self.gate_blocks(a), prev[1], *self._peepholes(s),
+            launch(self.xp, LSTM_FORWARD, *self.gate_blocks(x_term), *self.gate_blocks(a), prev[1], *self._peepholes(s),
                    *self.gate_blocks(rec.gates[t]), rec.c[t], rec.tanh_c[t], rec.h[t])
             return self._project(s, rec, t), rec.c[t]
         H, (oi, of, og, oo) = self.hidden_size, self._offsets()
         c_prev = prev[1]
         p_i, p_f, p_o = self._peepholes(s)
-        gates = np.add(xp, a, out=rec.gates[t])                 # H_t, (B, G*H)
+        gates = np.add(x_term, a, out=rec.gates[t])             # H_t, (B, G*H)
         i = sigmoid(gates[:, oi:oi + H] + p_i * c_prev, out=gates[:, oi:oi + H])
         g = np.tanh(gates[:, og:og + H], out=gates[:, og:og + H])
         if self.mode == STANDARD:
@@ -277,8 +277,8 @@ class LSTM(Recurrent):
         rec.dh_proj[t] = dh
         return dh @ self.params["weight_hr" + s]
 
-    def step_backward(self, s, rec, t, dcand, prev, dxp, da):
-        """Mirror of step_forward: from (dh_t, dc_t) write dH_t into dxp (= da for the LSTM) and return
+    def step_backward(self, s, rec, t, dcand, prev, dx_term, da):
+        """Mirror of step_forward: from (dh_t, dc_t) write dH_t into dx_term (= da for the LSTM) and return
         (None, dc_{t-1}); the driver adds dh_{t-1} = dZh_t W_hh (dZh_t = dH_t without layer_norm)."""
         H, (oi, of, og, oo) = self.hidden_size, self._offsets()
         dh_t, dc_next = dcand
@@ -286,22 +286,22 @@ class LSTM(Recurrent):
         if self.fused:                                          # on a GPU, one kernel (cuda_kernels.py)
             dc_prev = self.xp.empty_like(dh)
             launch(self.xp, LSTM_BACKWARD, dh, dc_next, prev[1], *self.gate_blocks(rec.gates[t]), rec.tanh_c[t],
-                   *self._peepholes(s), *self.gate_blocks(dxp), dc_prev)
+                   *self._peepholes(s), *self.gate_blocks(dx_term), dc_prev)
             return None, dc_prev
         c_prev = prev[1]
         p_i, p_f, p_o = self._peepholes(s)
         gates, tanh_c = rec.gates[t], rec.tanh_c[t]
         i, g, o = gates[:, oi:oi + H], gates[:, og:og + H], gates[:, oo:oo + H]
-        dH_o = np.multiply(dh * tanh_c, o * (1.0 - o), out=dxp[:, oo:oo + H])   # do * o(1-o), do = dh tanh(q)
+        dH_o = np.multiply(dh * tanh_c, o * (1.0 - o), out=dx_term[:, oo:oo + H])  # do * o(1-o), do = dh tanh(q)
         dq = dh * o * (1.0 - tanh_c * tanh_c)                  # through tanh(q_t)
         if self.layer_norm:                                     # q_t = gamma_c * c_hat_t + beta_c
             rec.ln.dq[t] = dq
             dq = normalise_backward(dq * self.params["weight_ln_c" + s], rec.ln.c_hat[t], rec.ln.c_rstd[t])
         dc = dc_next + dq + dH_o * p_o                          # (+ the o peephole)
-        np.multiply(dc * i, 1.0 - g * g, out=dxp[:, og:og + H])  # dg * (1-g^2), dg = dc * i
+        np.multiply(dc * i, 1.0 - g * g, out=dx_term[:, og:og + H])  # dg * (1-g^2), dg = dc * i
         if self.mode == STANDARD:
             f = gates[:, of:of + H]
-            dH_f = np.multiply(dc * c_prev, f * (1.0 - f), out=dxp[:, of:of + H])   # df * f(1-f)
+            dH_f = np.multiply(dc * c_prev, f * (1.0 - f), out=dx_term[:, of:of + H])  # df * f(1-f)
             di = dc * g
             dc_prev = dc * f + dH_f * p_f
         elif self.mode == COUPLED:
@@ -310,7 +310,7 @@ class LSTM(Recurrent):
         else:
             di = dc * g
             dc_prev = dc                                        # f = 1: the constant error carousel
-        dH_i = np.multiply(di, i * (1.0 - i), out=dxp[:, oi:oi + H])
+        dH_i = np.multiply(di, i * (1.0 - i), out=dx_term[:, oi:oi + H])
         return None, dc_prev + dH_i * p_i
 
     # ---- the whole sequence, compiled (the fast path) ---------------------------------------------------------

@@ -6,7 +6,7 @@ DESIGN.md section 2: the input product `Zx = x W_ih^T` before the loop and the w
 `dW_ih = sum_t dZx_t^T x_t`, `dW_hh = sum_t dZh_t^T h_{t-1}` after it. A cell subclass supplies the number of gate
 blocks `G`, the names of its state vectors `STATES`, a record for what its step keeps, and a mirrored pair
 `step_forward` / `step_backward` that do only the point-wise work of one step, given the input term
-`xp = W_ih x_t + b_ih` and the recurrent term `a = W_hh h_{t-1} + b_hh` (a cell may transform `Zx = W_ih x_t` and
+`x_term = W_ih x_t + b_ih` and the recurrent term `a = W_hh h_{t-1} + b_hh` (a cell may transform `Zx = W_ih x_t` and
 `Zh = W_hh h_{t-1}` before the biases are added, as the layer-normalised LSTM does: `input_term`,
 `recurrent_term` and their backward hooks), and `sweep_forward` / `sweep_backward`, the compiled loop.
 
@@ -99,8 +99,8 @@ class Recurrent(Layer):
     and direction; they may extend `_create_params` and `cell_grads` for parameters of their own, and override
     `input_term` / `recurrent_term` (with their backward hooks) to transform W_ih x_t and W_hh h_{t-1}.
 
-    step_forward(s, record, t, xp, a, prev) -> the candidate states; step_backward(s, record, t, dcand, prev,
-    dxp, da) writes dL/dxp and dL/da of step t and returns each state's direct gradient of s_{t-1} (None: none),
+    step_forward(s, record, t, x_term, a, prev) -> the candidate states; step_backward(s, record, t, dcand, prev,
+    dx_term, da) writes dL/dx_term and dL/da of step t and returns each state's direct gradient of s_{t-1} (None: none),
     to which the driver adds dZh_t W_hh and the update gate's share. sweep_forward(s, live, Xp, W_hh, b_hh, update,
     keep, states, record) (Xp: the input term without b_ih, which the sweep adds itself; it may overwrite Xp) and
     sweep_backward(s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh) return (kernel, args), the
@@ -116,7 +116,7 @@ class Recurrent(Layer):
     G = None
     STATES = ("h",)
     input_axes = (2,)                 # (T, I)
-    SEPARATE_RECURRENT_GRAD = False   # True when dL/da differs from dL/dxp (GRU's r * (W_hn h + b_hn))
+    SEPARATE_RECURRENT_GRAD = False   # True when dL/da differs from dL/dx_term (GRU's r * (W_hn h + b_hn))
     NORMALISED = False                # True when a cell transforms Zx, Zh before the biases (dZx != dXp, dZh != dA)
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
@@ -199,7 +199,7 @@ class Recurrent(Layer):
                              f"same batch size from one call to the next).")
         state0 = self.states if carried else self._check_initial_state(initial_state, B)   # each (L*D, B, H)
         m = self._check_mask(mask, B, T)                           # (T, B, 1) or None
-        pack = self._packing(m[:, :, 0].T > 0) if m is not None and self.compiled else None
+        pack = self._packing(m[:, :, 0].T > 0) if m is not None and self.compiled_sweeps else None
         if pack is not None:                                       # inside: sorted by length (module docstring)
             x, m = x[pack.order], m[:, pack.order]
             state0 = tuple(s0[:, pack.order] for s0 in state0)
@@ -322,12 +322,12 @@ class Recurrent(Layer):
         states = tuple(self.xp.empty((T + 1, B, size), self.dtype) for size in self.state_sizes)
         for states_k, s0 in zip(states, state0):
             states_k[0] = s0
-        if self.compiled:                                          # rows on threads (threads.py)
+        if self.compiled_sweeps:                                          # rows on threads (threads.py)
             self._run_sweep(*self.sweep_forward(s, live, Xp, W_hh, self.params["bias_hh" + s],
                                                 self._kernel_update(update), self._kernel_keep(keep_h), states,
                                                 record), B, T)
         else:
-            Xp += self.params["bias_ih" + s]                       # xp_t (the compiled sweeps add b_ih themselves)
+            Xp += self.params["bias_ih" + s]                       # x_term (the compiled sweeps add b_ih themselves)
             a = self.xp.empty((B, GH), self.dtype)                 # the recurrent term, reused every step
             for t in range(T):
                 prev = tuple(states_k[t] for states_k in states)
@@ -402,7 +402,7 @@ class Recurrent(Layer):
         dA = xp.empty((T, B, GH), self.dtype) if self.SEPARATE_RECURRENT_GRAD else dXp   # dL / d a_t
         dZh = xp.empty((T, B, GH), self.dtype) if self.NORMALISED else dA    # dL / d(W_hh h_{t-1})
         pack = sweep.packing
-        if self.compiled:
+        if self.compiled_sweeps:
             live = np.full(T, B, np.int64) if pack is None else pack.live
             parts = self._run_sweep(*self.sweep_backward(s, live, dy, dstate_T, self._kernel_update(sweep.update),
                                                          self._kernel_keep(sweep.keep_h), W_hh, sweep, dXp, dA,
@@ -460,9 +460,9 @@ class Recurrent(Layer):
     HAS_FUSED_STEP = False            # True when the cell has CUDA kernels for a step's point-wise work
 
     @property
-    def compiled(self):
-        """Whether the compiled sweeps run: implementation "compiled" on the CPU (on "cuda" the per-step loop
-        runs, on CuPy arrays)."""
+    def compiled_sweeps(self):
+        """Whether the compiled (Numba) sweeps run: implementation "compiled" on the CPU (on "cuda" the per-step
+        loop runs, on CuPy arrays)."""
         return self.implementation == "compiled" and self.device == "cpu"
 
     @property
@@ -498,11 +498,11 @@ class Recurrent(Layer):
     # ---- hooks a cell may override ----------------------------------------------------------------------------
     def input_term(self, s, Zx, record):
         """A cell's transform of Zx = W_ih x_t for all steps ((T, B, G*H), in place), before the driver adds b_ih
-        (xp = Zx + b_ih): none here."""
+        (x_term = Zx + b_ih): none here."""
         return Zx
 
     def input_term_backward(self, s, record, dXp):
-        """dL/dZx from dL/dxp, (T, B, G*H): the same array here."""
+        """dL/dZx from dL/dx_term, (T, B, G*H): the same array here."""
         return dXp
 
     def recurrent_term(self, s, record, t, a):
@@ -516,6 +516,24 @@ class Recurrent(Layer):
     def reset_states(self):
         """Forget the carried states: the next forward starts from zeros (or its initial_state)."""
         self.states = None
+
+    def to(self, target):
+        """Layer.to, and the carried states (stateful layers) go along; a backward needs a forward after it."""
+        super().to(target)
+        if self.states is not None:
+            self.states = tuple(self.xp.asarray(backend.to_device(s, self.device), dtype=self.dtype)
+                                for s in self.states)
+        return self
+
+    def sequence_twin(self):
+        """The same layer, sharing these weights (nothing copied), that returns every step's output and its final
+        states and is never stateful: for reading a trained layer step by step or piece by piece."""
+        config = dict(self.get_config(), return_sequences=True, return_state=True, stateful=False)
+        twin = type(self)(**config)
+        twin.device = self.device
+        twin.build(self.input_shape)
+        twin.params = self.params
+        return twin
 
     def cell_grads(self, s, sweep, dXp):
         """Gradients of a cell's own extra parameters (e.g. peepholes) for suffix s; none by default."""

@@ -33,21 +33,21 @@ class SimpleRNN(Recurrent):
     def new_record(self, T, B):
         return RNNRecord(self.xp.empty((T, B, self.hidden_size), self.dtype))
 
-    def step_forward(self, s, rec, t, xp, a, prev):
-        h = np.add(xp, a, out=rec.h[t])
+    def step_forward(self, s, rec, t, x_term, a, prev):
+        h = np.add(x_term, a, out=rec.h[t])
         if self.nonlinearity == "tanh":
             np.tanh(h, out=h)                                   # h_t = tanh(.)
         else:
             np.maximum(h, 0.0, out=h)                           # h_t = relu(.)
         return (h,)
 
-    def step_backward(self, s, rec, t, dcand, prev, dxp, da):
+    def step_backward(self, s, rec, t, dcand, prev, dx_term, da):
         dh, = dcand
         h = rec.h[t]
         if self.nonlinearity == "tanh":
-            np.multiply(dh, 1.0 - h * h, out=dxp)               # tanh' = 1 - h^2
+            np.multiply(dh, 1.0 - h * h, out=dx_term)           # tanh' = 1 - h^2
         else:
-            np.multiply(dh, h > 0.0, out=dxp)                   # relu' = [h > 0]
+            np.multiply(dh, h > 0.0, out=dx_term)               # relu' = [h > 0]
         return (None,)
 
     def sweep_forward(self, s, live, Xp, W_hh, b_hh, update, keep, states, rec):
