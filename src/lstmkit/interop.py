@@ -300,8 +300,7 @@ def from_keras(layer):
         out.params["weight"] = _keras_array(keras, layer.embeddings, dtype)
     else:
         out = _from_keras_recurrent(keras, layer, dtype)
-    out.zero_grad()
-    return out
+    return out.to(out.device)                                   # onto the layer's device, fresh zero grads
 
 
 def _keras_dtype(layer):

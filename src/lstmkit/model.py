@@ -17,7 +17,7 @@ from .layers import Layer
 from .layers.recurrent import Recurrent
 from .progress import EpochProgress
 from .rtrl import OnlineLearner
-from .validation import check_array
+from .validation import check_array, first_nonfinite
 
 
 @dataclass
@@ -264,9 +264,9 @@ class Sequential:
         return loss, dout
 
     def _check_gradients(self):
-        for key, g in self.gradients().items():
-            if not np.all(np.isfinite(g)):
-                raise FloatingPointError(f"the gradient of {key} holds NaN or inf")
+        key = first_nonfinite(self.gradients())
+        if key is not None:
+            raise FloatingPointError(f"the gradient of {key} holds NaN or inf")
 
     def reset_states(self):
         """Forget the states that stateful recurrent layers carry from one batch to the next."""
@@ -279,10 +279,10 @@ class Sequential:
         """The optimizer step, then a check that it left every weight finite."""
         params = self.parameters()
         self.optimizer.step(params, self.gradients())
-        for key, p in params.items():
-            if not np.all(np.isfinite(p)):
-                raise FloatingPointError(f"the update made weight {key} NaN or inf (the step overflowed; the "
-                                         f"weights in memory are lost)")
+        key = first_nonfinite(params)
+        if key is not None:
+            raise FloatingPointError(f"the update made weight {key} NaN or inf (the step overflowed; the "
+                                     f"weights in memory are lost)")
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None, shuffle=True,
             early_stopping=None, verbose=1, checkpoint=None, checkpoint_every=1, resume=False, tbptt=None,

@@ -31,8 +31,8 @@ def global_norm(grads):
     total = 0.0
     for g in grads:
         g = backend.as_array(g).astype(np.float64, copy=False).ravel()
-        total += float(np.dot(g, g))
-    return math.sqrt(total)
+        total = total + g @ g                                  # stays on the arrays' device: one read at the end
+    return math.sqrt(float(total))
 
 
 class Optimizer:
