@@ -12,10 +12,20 @@ CuPy function that NumPy has and CuPy lacks (tests/test_device.py runs the real 
 `ElementwiseKernel` runs a kernel body written in the common subset of C and Python with NumPy.
 """
 
+import collections
 import re
 
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
+
+
+COUNTS = collections.Counter()
+"""What a GPU would pay for, counted as the code runs: "launch" for each operation that would be a kernel (a
+ufunc, an array function that computes, a copy, a fill, a fused kernel; views and `empty` are free), "sync" for
+each value read back to the host (`.get()`, `float()`, `bool()`, `.item()`), which waits for the GPU. Reset it
+with COUNTS.clear()."""
+VIEWS = {np.reshape, np.transpose, np.split, np.broadcast_to, np.shape, np.ndim, np.size, np.atleast_1d}
+FREE = {"empty", "empty_like", "asarray", "array", "asnumpy", "ascontiguousarray"}   # (counted where they copy)
 
 
 class HostArrayError(TypeError):
@@ -51,6 +61,8 @@ class DeviceArray(NDArrayOperatorsMixin):
     METHODS = {"reshape", "transpose", "astype", "copy", "ravel", "fill", "sum", "mean", "max", "min", "any", "all",
                "argmax", "argmin", "item", "squeeze", "swapaxes", "flatten", "clip", "round", "view", "dot",
                "tolist", "cumsum", "std", "var", "nonzero", "take", "repeat", "argsort", "prod"}
+    VIEW_METHODS = {"reshape", "transpose", "ravel", "squeeze", "swapaxes", "view"}
+    SYNC_METHODS = {"item", "tolist"}
     PROPERTIES = {"shape", "dtype", "ndim", "size", "nbytes", "itemsize", "strides", "flags"}
 
     def __init__(self, data):
@@ -58,12 +70,14 @@ class DeviceArray(NDArrayOperatorsMixin):
 
     def get(self):
         """A NumPy copy on the host (cupy.ndarray.get)."""
+        COUNTS["sync"] += 1
         return self._data.copy()
 
     def __array__(self, *args, **kwargs):
         raise HostArrayError("Implicit conversion to a NumPy array is not allowed; use .get()")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        COUNTS["launch"] += 1
         out = kwargs.get("out")
         result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
         if out is not None:
@@ -73,6 +87,7 @@ class DeviceArray(NDArrayOperatorsMixin):
     def __array_function__(self, func, types, args, kwargs):
         if func is np.einsum and "out" in kwargs:
             raise TypeError("einsum: the out argument is not supported (as in CuPy)")
+        COUNTS["launch"] += func not in VIEWS
         out = kwargs.get("out")
         result = func(*_unwrap(args), **_unwrap(kwargs))
         return out if out is not None else _wrap(result)
@@ -81,12 +96,14 @@ class DeviceArray(NDArrayOperatorsMixin):
         return _wrap(self._data[_unwrap(key)])
 
     def __setitem__(self, key, value):
+        COUNTS["launch"] += 1
         self._data[_unwrap(key)] = _unwrap(value)
 
     def __getattr__(self, name):
         if name in self.PROPERTIES:
             return getattr(self._data, name)
         if name in self.METHODS:
+            COUNTS["sync" if name in self.SYNC_METHODS else "launch"] += name not in self.VIEW_METHODS
             method = getattr(self._data, name)
             return lambda *args, **kwargs: _wrap(method(*_unwrap(args), **_unwrap(kwargs)))
         raise AttributeError(f"DeviceArray has no attribute {name!r}")
@@ -102,12 +119,15 @@ class DeviceArray(NDArrayOperatorsMixin):
         return (_wrap(row) for row in self._data)
 
     def __bool__(self):
+        COUNTS["sync"] += 1
         return bool(self._data)
 
     def __float__(self):
+        COUNTS["sync"] += 1
         return float(self._data)
 
     def __int__(self):
+        COUNTS["sync"] += 1
         return int(self._data)
 
     def __repr__(self):
@@ -121,6 +141,7 @@ class _UFunc:
         self._ufunc = ufunc
 
     def __call__(self, *args, **kwargs):
+        COUNTS["launch"] += 1
         out = kwargs.get("out")
         result = self._ufunc(*_unwrap(args), **_unwrap(kwargs))
         return out if out is not None else _wrap(result)
@@ -180,6 +201,7 @@ class ElementwiseKernel:
             raise TypeError(f"type T is ambiguous: {sorted({str(a.dtype) for a in data})}")
         shape = np.broadcast_shapes(*(a.shape for a in data[:len(self.inputs)]))
         outs = args[len(self.inputs):] or [DeviceArray(np.empty(shape, dtype)) for _ in self.outputs]
+        COUNTS["launch"] += 1
         if any(o.shape != shape for o in outs):
             raise ValueError(f"outputs must have the broadcast shape {shape}")
         values = {**self.FUNCTIONS, **{n: np.broadcast_to(a, shape) for n, a in zip(self.inputs, data)}}
@@ -199,8 +221,13 @@ class FakeCupy:
 
     @staticmethod
     def asarray(a, dtype=None):
-        return a if isinstance(a, DeviceArray) and dtype in (None, a.dtype) else \
-            DeviceArray(np.array(_unwrap(a) if isinstance(a, DeviceArray) else a, dtype=dtype))
+        if isinstance(a, DeviceArray):
+            if dtype in (None, a.dtype):
+                return a
+            COUNTS["launch"] += 1                              # a cast on the device
+            return DeviceArray(a._data.astype(dtype))
+        COUNTS["transfer"] += 1                                # host to device
+        return DeviceArray(np.array(a, dtype=dtype))
 
     array = asarray
 
@@ -208,10 +235,21 @@ class FakeCupy:
     def asnumpy(a):
         return a.get() if isinstance(a, DeviceArray) else np.asarray(a)
 
+    @staticmethod
+    def ascontiguousarray(a, dtype=None):
+        data = _unwrap(a)
+        COUNTS["launch"] += not data.flags.c_contiguous or (dtype is not None and np.dtype(dtype) != data.dtype)
+        result = np.ascontiguousarray(data, dtype=dtype)
+        return a if result is data else DeviceArray(result)
+
     def __getattr__(self, name):
         attr = getattr(np, name)
         if isinstance(attr, np.ufunc):
             return _UFunc(attr)
         if isinstance(attr, type) or not callable(attr):
             return attr
-        return lambda *args, **kwargs: _wrap(attr(*_unwrap(args), **_unwrap(kwargs)))
+
+        def function(*args, **kwargs):
+            COUNTS["launch"] += name not in FREE
+            return _wrap(attr(*_unwrap(args), **_unwrap(kwargs)))
+        return function

@@ -226,6 +226,29 @@ def test_fused_float32_matches_cpu(cuda, cell):
         np.testing.assert_allclose(host(dev.grads[name]), cpu.grads[name], rtol=1e-5, atol=1e-5, err_msg=name)
 
 
+@pytest.mark.parametrize("cell, per_step", [(LSTM, 8), (GRU, 8), (SimpleRNN, 10)])
+def test_a_training_step_on_the_gpu_waits_for_it_a_fixed_number_of_times(cell, per_step, monkeypatch):
+    """Counted by the stand-in (fake_device.COUNTS): a training step reads values back from the GPU (each read
+    waits for it) the same few times whatever the sequence length, none inside the time loop; and each time step
+    costs `per_step` kernel launches, forward and backward together (the LSTM: the recurrent product, b_hh, the
+    fused kernel, two state copies; then the incoming gradient, the fused kernel, the product back)."""
+    from fake_device import COUNTS
+    monkeypatch.setattr(backend, "_device_module", FakeCupy())
+    counts = {}
+    for steps in (10, 20):
+        model = lk.Sequential([cell(16, return_sequences=True), Dense(1)], seed=0).to("cuda")
+        model.compile(loss="mse", optimizer="adam")
+        x = np.random.default_rng(0).standard_normal((8, steps, 3)).astype(np.float32)
+        y = np.ones((8, steps, 1), np.float32)
+        model.train_on_batch(x, y)
+        COUNTS.clear()
+        model.train_on_batch(x, y)
+        counts[steps] = dict(COUNTS)
+    assert counts[10]["sync"] == counts[20]["sync"] <= 8
+    assert counts[10]["transfer"] == counts[20]["transfer"] == 2                # x and the output's gradient
+    assert (counts[20]["launch"] - counts[10]["launch"]) / 10 == per_step
+
+
 def test_initial_state_and_its_gradient_on_device(cuda):
     cpu, dev = pair(lambda: LSTM(H, return_state=True, dtype="float64"), (T, I))
     rng = np.random.default_rng(2)
