@@ -38,6 +38,21 @@ class GRU(Recurrent):
         H = self.hidden_size
         return GRURecord(*(self.xp.empty((T, B, n * H), self.dtype) for n in (3, 1, 1)))
 
+    def input_bias(self, s):
+        """b_ih + [b_hr, b_hz, 0]: b_hn stays in the recurrent term, inside the reset gate's product."""
+        H = self.hidden_size
+        bias = self.params["bias_ih" + s] + self.params["bias_hh" + s]
+        bias[2 * H:] = self.params["bias_ih" + s][2 * H:]
+        return bias
+
+    def recurrent_term(self, s, rec, t, a):
+        """a_n = W_hn h_{t-1} + b_hn (B, H), in place; a_r, a_z stay W_hr h_{t-1}, W_hz h_{t-1}."""
+        a_n = a[:, 2 * self.hidden_size:]
+        a_n += self.params["bias_hh" + s][2 * self.hidden_size:]           # (a[:, 2H:] += would copy back)
+
+    def candidates(self, rec):
+        return (rec.h,)
+
     def step_forward(self, s, rec, t, x_term, a, prev):
         if self.fused:                                          # on a GPU, one kernel (cuda_kernels.py)
             launch(self.xp, GRU_FORWARD, *self.gate_blocks(x_term), *self.gate_blocks(a), prev[0],

@@ -224,11 +224,14 @@ class LSTM(Recurrent):
         return normalise_backward(dXp * self.params["weight_ln_ih" + s], rec.ln.x_hat, rec.ln.x_rstd)
 
     def recurrent_term(self, s, rec, t, a):
-        """a_t = LN_hh(W_hh h_{t-1}) + b_hh, in place of a = W_hh h_{t-1} (B, G*H)."""
+        """a_t = LN_hh(W_hh h_{t-1}), in place of a = W_hh h_{t-1} (B, G*H), with layer_norm (b_hh follows it in
+        H_t, added to the input term by the driver)."""
         if self.layer_norm:
             a_hat = normalise(a, rec.ln.a_hat[t], rec.ln.a_rstd[t])
             np.multiply(a_hat, self.params["weight_ln_hh" + s], out=a)
-        a += self.params["bias_hh" + s]
+
+    def candidates(self, rec):
+        return (rec.h_proj if self.proj_size else rec.h), rec.c
 
     def recurrent_term_backward(self, s, rec, t, dA_t, dZh_t):
         """dL/d(W_hh h_{t-1}) = LN backward of dA_t * gamma_hh, written into dZh_t."""

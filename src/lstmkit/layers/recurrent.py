@@ -6,9 +6,12 @@ DESIGN.md section 2: the input product `Zx = x W_ih^T` before the loop and the w
 `dW_ih = sum_t dZx_t^T x_t`, `dW_hh = sum_t dZh_t^T h_{t-1}` after it. A cell subclass supplies the number of gate
 blocks `G`, the names of its state vectors `STATES`, a record for what its step keeps, and a mirrored pair
 `step_forward` / `step_backward` that do only the point-wise work of one step, given the input term
-`x_term = W_ih x_t + b_ih` and the recurrent term `a = W_hh h_{t-1} + b_hh` (a cell may transform `Zx = W_ih x_t` and
+`x_term = W_ih x_t + b_ih + b_hh` and the recurrent term `a = W_hh h_{t-1}` (both biases enter the same sum H_t,
+so they are added once, to the input term of every step; a cell whose b_hh enters elsewhere, the GRU's b_hn,
+moves that part with `input_bias` and `recurrent_term`; a cell may also transform `Zx = W_ih x_t` and
 `Zh = W_hh h_{t-1}` before the biases are added, as the layer-normalised LSTM does: `input_term`,
-`recurrent_term` and their backward hooks), and `sweep_forward` / `sweep_backward`, the compiled loop.
+`recurrent_term` and their backward hooks), the record arrays its steps leave their candidate states in
+(`candidates`), and `sweep_forward` / `sweep_backward`, the compiled loop.
 
 Dimension letters: B batch, T time, I input features, H hidden units, G gate blocks, L layers, D directions.
 Inside the driver arrays are time-major, (T, B, ...), so that a step is a contiguous slice; the backward
@@ -327,15 +330,21 @@ class Recurrent(Layer):
                                                 self._kernel_update(update), self._kernel_keep(keep_h), states,
                                                 record), B, T)
         else:
-            Xp += self.params["bias_ih" + s]                       # x_term (the compiled sweeps add b_ih themselves)
+            Xp += self.input_bias(s)                               # x_term (the compiled sweeps add biases themselves)
             a = self.xp.empty((B, GH), self.dtype)                 # the recurrent term, reused every step
+            prev = tuple(states_k[0] for states_k in states)
             for t in range(T):
-                prev = tuple(states_k[t] for states_k in states)
                 self.xp.matmul(prev[0] if keep_h is None else prev[0] * keep_h, W_hh.T, out=a)   # Zh = W_hh h_{t-1}
-                self.recurrent_term(s, record, t, a)               # a = W_hh h_{t-1} + b_hh, in place
+                self.recurrent_term(s, record, t, a)               # a (transformed by the cell), in place
                 cand = self.step_forward(s, record, t, Xp[t], a, prev)
-                for j, (states_k, c) in enumerate(zip(states, cand)):
-                    states_k[t + 1] = c if update is None else prev[j] + update[j][t] * (c - prev[j])
+                if update is not None:                             # s_t = s_{t-1} + u_t * (cand_t - s_{t-1})
+                    for states_k, c, p, u in zip(states, cand, prev, update):
+                        states_k[t + 1] = p + u[t] * (c - p)
+                    cand = tuple(states_k[t + 1] for states_k in states)
+                prev = cand                                        # else s_t = cand_t, kept in the record
+            if update is None:                                     # the states, all steps at once
+                for states_k, cand_k in zip(states, self.candidates(record)):
+                    states_k[1:] = cand_k
         y = states[0][1:] if m is None else states[0][1:] * m      # (T, B, H) y_t = m_t * h_t
         return Sweep(x, states, record, m, update, keep_h, keep_x, pack), y
 
@@ -505,9 +514,18 @@ class Recurrent(Layer):
         """dL/dZx from dL/dx_term, (T, B, G*H): the same array here."""
         return dXp
 
+    def input_bias(self, s):
+        """The biases added once to every step's input term, x_term = Zx + b_ih + b_hh, on the per-step loop's path
+        (the compiled sweeps add them themselves): all of b_hh here, as both enter the same sum H_t."""
+        return self.params["bias_ih" + s] + self.params["bias_hh" + s]
+
     def recurrent_term(self, s, record, t, a):
-        """a = Zh + b_hh at step t (Zh = W_hh h_{t-1}, (B, G*H)), in place."""
-        a += self.params["bias_hh" + s]
+        """A cell's transform of a = Zh = W_hh h_{t-1} at step t ((B, G*H), in place): none here."""
+
+    def candidates(self, record):
+        """The record arrays (T, B, size), one per state vector, whose step-t rows step_forward returns as its
+        candidate states."""
+        raise NotImplementedError
 
     def recurrent_term_backward(self, s, record, t, dA_t, dZh_t):
         """dL/dZh at step t from dL/da (writing dZh_t when it is a separate array); the same array here."""

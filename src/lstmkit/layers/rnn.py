@@ -33,6 +33,9 @@ class SimpleRNN(Recurrent):
     def new_record(self, T, B):
         return RNNRecord(self.xp.empty((T, B, self.hidden_size), self.dtype))
 
+    def candidates(self, rec):
+        return (rec.h,)
+
     def step_forward(self, s, rec, t, x_term, a, prev):
         h = np.add(x_term, a, out=rec.h[t])
         if self.nonlinearity == "tanh":
