@@ -63,7 +63,7 @@ class Optimizer:
             raise ValueError(f"params and grads must have the same keys; only in params: "
                              f"{sorted(set(params) - set(grads))}, only in grads: {sorted(set(grads) - set(params))}.")
         for key, p in params.items():
-            if not isinstance(p, np.ndarray) and not backend.is_device_array(p) or p.dtype.kind != "f":
+            if not (isinstance(p, np.ndarray) or backend.is_device_array(p)) or p.dtype.kind != "f":
                 raise TypeError(f"params[{key!r}] must be a float ndarray (it is updated in place), got "
                                 f"{type(p).__name__}.")
             if np.shape(grads[key]) != p.shape:

@@ -121,6 +121,7 @@ class Recurrent(Layer):
     input_axes = (2,)                 # (T, I)
     SEPARATE_RECURRENT_GRAD = False   # True when dL/da differs from dL/dx_term (GRU's r * (W_hn h + b_hn))
     NORMALISED = False                # True when a cell transforms Zx, Zh before the biases (dZx != dXp, dZh != dA)
+    HAS_FUSED_STEP = False            # True when the cell has CUDA kernels for a step's point-wise work
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, dropout=0.0, return_sequences=False,
                  return_state=False, stateful=False, implementation="compiled", dtype="float32", *,
@@ -325,7 +326,7 @@ class Recurrent(Layer):
         states = tuple(self.xp.empty((T + 1, B, size), self.dtype) for size in self.state_sizes)
         for states_k, s0 in zip(states, state0):
             states_k[0] = s0
-        if self.compiled_sweeps:                                          # rows on threads (threads.py)
+        if self.compiled_sweeps:                                   # rows on threads (threads.py)
             self._run_sweep(*self.sweep_forward(s, live, Xp, W_hh, self.params["bias_hh" + s],
                                                 self._kernel_update(update), self._kernel_keep(keep_h), states,
                                                 record), B, T)
@@ -407,7 +408,7 @@ class Recurrent(Layer):
         Hs, GH = self.state_sizes[0], self.G * self.hidden_size
         xp = self.xp
         dy = xp.ascontiguousarray(dy if sweep.mask is None else dy * sweep.mask, dtype=self.dtype)  # d(m_t h_t)
-        dXp = xp.empty((T, B, GH), self.dtype)                     # dL / d xp_t, xp_t = (W_ih x_t) + b_ih
+        dXp = xp.empty((T, B, GH), self.dtype)                     # dL / d x_term_t
         dA = xp.empty((T, B, GH), self.dtype) if self.SEPARATE_RECURRENT_GRAD else dXp   # dL / d a_t
         dZh = xp.empty((T, B, GH), self.dtype) if self.NORMALISED else dA    # dL / d(W_hh h_{t-1})
         pack = sweep.packing
@@ -465,8 +466,6 @@ class Recurrent(Layer):
                 dprev = [dp + g * (1.0 - u_k[t]) for dp, g, u_k in zip(dprev, total, u)]
             dstate = tuple(dprev)
         return dstate
-
-    HAS_FUSED_STEP = False            # True when the cell has CUDA kernels for a step's point-wise work
 
     @property
     def compiled_sweeps(self):
