@@ -311,3 +311,11 @@ def test_zero_time_steps_is_refused():
         LSTM(3).forward(np.zeros((2, 0, 3)))
     with pytest.raises(ValueError, match="x"):
         Embedding(5, 2).forward(np.zeros((2, 0), int))
+
+
+def test_first_nonfinite_names_the_first_bad_array_and_ignores_an_overflowing_sum():
+    from lstmkit.validation import first_nonfinite
+    ok = np.ones((2, 3), np.float32)
+    assert first_nonfinite({}) is None and first_nonfinite({"a": ok}) is None
+    assert first_nonfinite({"a": ok, "b": np.array([1.0, np.nan]), "c": np.array([np.inf])}) == "b"
+    assert first_nonfinite({"big": np.full(3, 1e308)}) is None          # the sum overflows, every value is finite

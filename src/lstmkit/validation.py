@@ -55,7 +55,8 @@ def first_nonfinite(named):
     """The first key of `named` ({key: float array}) whose array holds NaN or inf, or None. In the common case
     this reads one number back from the device: the float64 sum over all arrays, which is finite when every value
     is (a sum that overflows from finite values sends it to the array-by-array check, which then finds none)."""
-    total = sum((a.sum(dtype=np.float64) for a in named.values()), 0.0)     # on the arrays' device
+    with np.errstate(over="ignore", invalid="ignore"):         # an overflowing sum is expected, not an error
+        total = sum((a.sum(dtype=np.float64) for a in named.values()), 0.0)     # on the arrays' device
     if np.isfinite(float(total)):
         return None
     return next((key for key, a in named.items() if not np.all(np.isfinite(a))), None)
