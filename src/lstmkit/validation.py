@@ -94,11 +94,14 @@ def check_gradient_shape(dout, expected, dtype, name="dout", device="cpu"):
     return arr
 
 
-def check_mask(mask, B, T):
-    """A (B, T) bool mask of real steps, as recurrent layers take it; returned time-major as floats (T, B, 1)."""
+def check_mask(mask, B, T, dtype, device):
+    """A (B, T) bool mask of real steps, as recurrent layers take it (None: no mask); returned time-major as
+    floats of `dtype` on `device`, (T, B, 1), or None."""
+    if mask is None:
+        return None
     mask = backend.to_host(backend.as_array(mask))
     if mask.shape != (B, T):
         raise ValueError(f"mask must have shape (B, T) = {(B, T)}, got {mask.shape}.")
     if mask.dtype != bool:
         raise TypeError(f"mask must be a bool array (True on real steps), got dtype {mask.dtype}.")
-    return mask.T[:, :, None]
+    return backend.to_device(mask.T[:, :, None].astype(dtype), device)

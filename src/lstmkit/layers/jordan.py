@@ -8,7 +8,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend
 from ..blas import gemm_args, matmul, matmul_add
 from ..ops import kernel, sigmoid, sigmoid_scalar, tanh_scalar
 from ..validation import (
@@ -136,7 +135,7 @@ class JordanRNN(Layer):
         B, T, I = x.shape
         H, O = self.hidden_size, self.output_size
         y0 = self._check_initial_state(initial_state, B)                # (B, O)
-        m = self._check_mask(mask, B, T)                                # (T, B, 1) or None
+        m = check_mask(mask, B, T, self.dtype, self.device)             # (T, B, 1) or None
         W_ih, b = self.params["weight_ih_l0"], self.params["bias_ih_l0"]
         xp = self.xp
         xt = xp.ascontiguousarray(x.transpose(1, 0, 2))                 # (T, B, I)
@@ -218,11 +217,6 @@ class JordanRNN(Layer):
             raise ValueError(f"initial_state y_0 of JordanRNN is the previous output, shaped (1, B, output_size) = "
                              f"{shape}, got {arr.shape}.")
         return arr[0]
-
-    def _check_mask(self, mask, B, T):
-        if mask is None:
-            return None
-        return backend.to_device(check_mask(mask, B, T).astype(self.dtype), self.device)   # (T, B, 1)
 
     def _kernel_mask(self, m):
         """(mask (T, B), has_mask) as the compiled sweeps take it; an empty array when there is no mask."""

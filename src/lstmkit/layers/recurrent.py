@@ -202,7 +202,7 @@ class Recurrent(Layer):
                              f"but x has a batch of {B}; call reset_states() first (stateful layers need the "
                              f"same batch size from one call to the next).")
         state0 = self.states if carried else self._check_initial_state(initial_state, B)   # each (L*D, B, H)
-        m = self._check_mask(mask, B, T)                           # (T, B, 1) or None
+        m = check_mask(mask, B, T, self.dtype, self.device)        # (T, B, 1) or None
         pack = self._packing(m[:, :, 0].T > 0) if m is not None and self.compiled_sweeps else None
         if pack is not None:                                       # inside: sorted by length (module docstring)
             x, m = x[pack.order], m[:, pack.order]
@@ -585,11 +585,6 @@ class Recurrent(Layer):
                                  f"hidden_size) = {shape}, got {arr.shape}.")
             checked.append(arr)
         return tuple(checked)
-
-    def _check_mask(self, mask, B, T):
-        if mask is None:
-            return None
-        return backend.to_device(check_mask(mask, B, T).astype(self.dtype), self.device)   # (T, B, 1)
 
     def _split_dout(self, dout, B):
         """Return the output gradient and per-state final-state gradients (fresh arrays, (L*D, B, H) each)."""
