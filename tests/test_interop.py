@@ -11,6 +11,7 @@ nn = torch.nn
 
 from lstmkit import layers  # noqa: E402
 from lstmkit.interop import from_torch, to_torch  # noqa: E402
+from test_parity_torch import MAX_ERROR, as_tuple, check_close, check_param_grads, tensor  # noqa: E402
 
 MODULES = {
     "Linear": lambda dt: nn.Linear(4, 3, dtype=dt),
@@ -21,6 +22,7 @@ MODULES = {
     "RNN-relu-L2-bi": lambda dt: nn.RNN(4, 5, num_layers=2, nonlinearity="relu", bidirectional=True, dtype=dt),
     "LSTM": lambda dt: nn.LSTM(4, 5, batch_first=True, dtype=dt),
     "LSTM-L3-bi-dropout": lambda dt: nn.LSTM(4, 5, num_layers=3, bidirectional=True, dropout=0.25, dtype=dt),
+    "LSTM-proj-L2-bi": lambda dt: nn.LSTM(4, 5, num_layers=2, bidirectional=True, proj_size=3, dtype=dt),
     "GRU-L2": lambda dt: nn.GRU(4, 5, num_layers=2, batch_first=True, dtype=dt),
     "GRU-bi": lambda dt: nn.GRU(4, 5, bidirectional=True, dtype=dt),
 }
@@ -82,6 +84,7 @@ def test_round_trip_from_lstmkit(dtype):
         layers.LSTM(5, num_layers=2, bidirectional=True, dropout=0.3, forget_bias=1.0, dtype=dtype).build((None, 4),
                                                                                                           rng),
         layers.GRU(5, bidirectional=True, dtype=dtype).build((None, 4), rng),
+        layers.LSTM(5, num_layers=2, bidirectional=True, proj_size=2, dtype=dtype).build((None, 4), rng),
     ]
     for layer in built:
         again = from_torch(to_torch(layer))
@@ -141,6 +144,62 @@ def test_batch_first_false_module_with_transposed_input(kind):
         np.testing.assert_allclose(s, s_t.numpy(), rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", list(DTYPES))
+@pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (1, True), (2, False), (2, True)],
+                         ids=["L1", "L1-bi", "L2", "L2-bi"])
+def test_lstm_proj_size_round_trip(num_layers, bidirectional, dtype):
+    """nn.LSTM(proj_size=P) -> from_torch: the output, h_n (L*D, B, P), c_n (L*D, B, H) and every gradient (x, the
+    initial states, each parameter, weight_hr included) equal torch autograd's to test_parity_torch's tolerances
+    (1e-10 relative in float64, 1e-5 in float32); to_torch gives back the same state_dict and identical outputs."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    B, T, I, H, P = 3, 6, 4, 5, 3
+    D = 2 if bidirectional else 1
+    module = nn.LSTM(I, H, num_layers=num_layers, bidirectional=bidirectional, proj_size=P, batch_first=True,
+                     dtype=DTYPES[dtype])
+    layer = from_torch(module, return_state=True)
+    assert (layer.proj_size, layer.num_layers, layer.bidirectional) == (P, num_layers, bidirectional)
+    assert set(layer.params) == set(module.state_dict())
+
+    x = rng.standard_normal((B, T, I)).astype(dtype)
+    state0 = (rng.standard_normal((num_layers * D, B, P)).astype(dtype),          # h_0: projected width P
+              rng.standard_normal((num_layers * D, B, H)).astype(dtype))          # c_0: cell width H
+    x_t = tensor(x, requires_grad=True)
+    state0_t = tuple(tensor(s, requires_grad=True) for s in state0)
+    out_t, final_t = module(x_t, state0_t)
+    out, final = layer.forward(x, initial_state=state0)
+    name = f"LSTM-proj-L{num_layers}{'-bi' if bidirectional else ''}"
+    check_close(name, out, out_t, dtype, "output")                              # (B, T, D*P)
+    for what, got, want in zip(("h_n", "c_n"), final, final_t):
+        check_close(name, got, want, dtype, what)
+
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dfinal = tuple(rng.standard_normal(s.shape).astype(dtype) for s in final)
+    loss = (out_t * tensor(dout)).sum()
+    for f_t, g in zip(final_t, dfinal):
+        loss = loss + (f_t * tensor(g)).sum()
+    loss.backward()
+    dx = layer.backward((dout, dfinal))
+    check_close(name, dx, x_t.grad, dtype, "dx")
+    check_param_grads(name, layer, module, dtype)
+    for what, got, s_t in zip(("dh_0", "dc_0"), as_tuple(layer.dinitial_state), state0_t):
+        check_close(name, got, s_t.grad, dtype, what)
+    print(f"\n{name} {dtype}: largest relative error against torch {MAX_ERROR[name, dtype]:.2e}")
+
+    back = to_torch(layer).eval()
+    assert (back.proj_size, back.num_layers, back.bidirectional) == (P, num_layers, bidirectional)
+    sd, sd_back = module.state_dict(), back.state_dict()
+    assert list(sd_back) == list(sd)
+    for key in sd:
+        assert torch.equal(sd_back[key], sd[key]), key
+    with torch.no_grad():
+        out_back, final_back = back(x_t, state0_t)
+        out_t, final_t = module(x_t, state0_t)
+    assert torch.equal(out_back, out_t)
+    for s_back, s_t in zip(final_back, final_t):
+        assert torch.equal(s_back, s_t)
+
+
 def test_conversions_copy_weights_not_share_them():
     module = nn.LSTM(3, 4)
     layer = from_torch(module)
@@ -156,7 +215,6 @@ def test_conversions_copy_weights_not_share_them():
 
 # ---- errors ---------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("module,fragment", [
-    (nn.LSTM(4, 5, proj_size=3), "proj_size=3"),
     (nn.LSTM(4, 5, bias=False), "bias=False is not supported yet"),
     (nn.GRU(4, 5, bias=False), "bias=False is not supported yet"),
     (nn.RNN(4, 5, bias=False), "bias=False is not supported yet"),

@@ -3,7 +3,8 @@
 PyTorch: `from_torch` turns an nn.Linear, nn.RNN, nn.LSTM, nn.GRU or nn.Embedding into the equivalent built lstmkit
 layer, `to_torch` turns the layer back into the module. No reshuffling is needed: lstmkit's parameters carry
 PyTorch's state_dict names, shapes and gate orders (DESIGN.md section 1), so a conversion is a copy of each tensor
-(never shared memory) plus the constructor options.
+(never shared memory) plus the constructor options. An nn.LSTM with `proj_size` P > 0 (Sak et al. 2014) is
+lstmkit's LSTM(proj_size=P): the same `weight_hr_l{k}` (P, H), h_n (L*D, B, P) and c_n (L*D, B, H).
 
 Batch axis: lstmkit is always batch-first, `x` (B, T, I). A module built with `batch_first=False` has the same
 weights, so it converts as is, but its (T, B, I) inputs must be transposed, `x.transpose(1, 0, 2)`, before they go
@@ -73,11 +74,11 @@ def from_torch(module, return_sequences=None, return_state=False):
     return_state: recurrent modules only; True makes forward return `(output, h_n)` (`(output, (h_n, c_n))` for
         the LSTM), as the PyTorch module does.
 
-    Any num_layers, bidirectional and dropout convert (dropout acts only in forward(..., training=True), as
-    torch's acts only in train mode). `batch_first` is not a weight: a `batch_first=False` module converts as is,
-    but its inputs must be transposed to (B, T, I) for the lstmkit layer (see the module docstring).
-    Not supported (ValueError): LSTM `proj_size > 0`, recurrent `bias=False`, Embedding `max_norm`, `sparse`,
-    `scale_grad_by_freq`.
+    Any num_layers, bidirectional, dropout and LSTM proj_size convert (dropout acts only in
+    forward(..., training=True), as torch's acts only in train mode). `batch_first` is not a weight: a
+    `batch_first=False` module converts as is, but its inputs must be transposed to (B, T, I) for the lstmkit
+    layer (see the module docstring).
+    Not supported (ValueError): recurrent `bias=False`, Embedding `max_norm`, `sparse`, `scale_grad_by_freq`.
     """
     torch = _import_torch()
     nn = torch.nn
@@ -105,7 +106,7 @@ def from_torch(module, return_sequences=None, return_state=False):
                     return_sequences=True if return_sequences is None else return_sequences,
                     return_state=return_state, dtype=dtype)
         if isinstance(module, nn.LSTM):
-            layer = LSTM(**args)
+            layer = LSTM(proj_size=module.proj_size, **args)
         elif isinstance(module, nn.GRU):
             layer = GRU(**args)
         else:
@@ -133,9 +134,6 @@ def _module_dtype(module):
 
 def _check_recurrent_options(module):
     name = type(module).__name__
-    if getattr(module, "proj_size", 0) > 0:
-        raise ValueError(f"{name} with proj_size={module.proj_size} (an LSTM with projections) is not supported; "
-                         f"lstmkit's LSTM has no weight_hr. Use proj_size=0.")
     if not module.bias:
         raise ValueError(f"{name} with bias=False is not supported yet: lstmkit's recurrent layers always have "
                          f"bias_ih and bias_hh. Use bias=True (or zero the biases of a bias=True module).")
@@ -174,9 +172,9 @@ def to_torch(layer):
 
     Dense -> nn.Linear, Embedding -> nn.Embedding, SimpleRNN -> nn.RNN (same nonlinearity), LSTM -> nn.LSTM,
     GRU -> nn.GRU. Recurrent modules are built with `batch_first=True` (lstmkit's layout) and the layer's
-    num_layers, bidirectional and dropout. The module is in torch's default train mode; call `.eval()` for outputs
-    equal to `layer.forward(x)` (training=False) when dropout > 0. `return_sequences` / `return_state` have no torch
-    counterpart: the module always returns the whole sequence and its final states.
+    num_layers, bidirectional and dropout (and an LSTM's proj_size). The module is in torch's default train mode;
+    call `.eval()` for outputs equal to `layer.forward(x)` (training=False) when dropout > 0. `return_sequences` /
+    `return_state` have no torch counterpart: the module always returns the whole sequence and its final states.
     Only these exact classes convert: a variant (a subclass, or an option such as LSTM(peephole=True), with
     other equations) raises ValueError. `stateful` is not carried over (torch modules take the state explicitly).
     """
@@ -185,7 +183,7 @@ def to_torch(layer):
     kind = type(layer)
     if kind not in (Dense, Embedding, SimpleRNN, LSTM, GRU):
         raise ValueError(f"cannot convert {kind.__name__} to PyTorch: supported layers are {SUPPORTED_LSTMKIT}.")
-    _check_convertible(layer, "PyTorch")
+    _check_convertible(layer, "PyTorch", _PLAIN_OPTIONS | {"proj_size"})
     dtype = getattr(torch, layer.dtype)
     if kind is Dense:
         out_features, in_features = layer.params["weight"].shape
@@ -198,19 +196,23 @@ def to_torch(layer):
                     bidirectional=layer.bidirectional, dtype=dtype)
         if kind is SimpleRNN:
             module = nn.RNN(nonlinearity=layer.nonlinearity, **args)
+        elif kind is LSTM:
+            module = nn.LSTM(proj_size=layer.proj_size, **args)
         else:
-            module = (nn.LSTM if kind is LSTM else nn.GRU)(**args)
+            module = nn.GRU(**args)
     state = {name: torch.from_numpy(np.ascontiguousarray(to_host(value))) for name, value in layer.params.items()}
     module.load_state_dict(state, strict=True)                 # copies into the module's own tensors
     return module
 
 
-def _check_convertible(layer, target):
+def _check_convertible(layer, target, plain=_PLAIN_OPTIONS):
+    """Refuse an unbuilt layer, or a variant: an option outside `plain` (the options `target` maps) not at its
+    default."""
     kind = type(layer)
     if not layer.built:
         raise ValueError(f"the {kind.__name__} layer is not built yet, so it has no weights to convert; call "
                          f"layer.build(input_shape) or run layer.forward(x) once first.")
-    variant = variant_options(layer)
+    variant = variant_options(layer, plain)
     if variant:
         raise ValueError(f"cannot convert {kind.__name__}({', '.join(variant)}) to {target}: {target} has no layer "
                          f"with these equations; only the plain {kind.__name__} converts.")
