@@ -106,11 +106,17 @@ def peak_memory_mb(fn):
     return peak / 2 ** 20
 
 
-def run(shapes=SHAPES, cells=("lstm", "gru"), repeats=7, warmup=2, seed=0, settle=SETTLE_S):
-    """Return (rows, machine): one row per (cell, shape, pass) with both medians, the ratio and GFLOP/s."""
+def check_cell(cell):
+    if cell not in GATES:
+        raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(GATES)}.")
+
+
+def run(shapes=SHAPES, cells=("lstm", "gru"), repeats=7, warmup=2, seed=0, settle=SETTLE_S, on_case=None):
+    """Return (rows, machine): one row per (cell, shape, pass) with both medians, the ratio and GFLOP/s.
+    `on_case(label)`, when given, is called before each timed case (for progress: there are
+    `len(cells) * len(shapes) * 2` of them)."""
     for cell in cells:
-        if cell not in GATES:
-            raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(GATES)}.")
+        check_cell(cell)
     torch = _torch()
     rng = np.random.default_rng(seed)
     peak = gemm_gflops()
@@ -126,6 +132,8 @@ def run(shapes=SHAPES, cells=("lstm", "gru"), repeats=7, warmup=2, seed=0, settl
                 cases["forward"].append(t_infer)
                 cases["train"].append(t_train)
             for kind, fns in cases.items():
+                if on_case is not None:
+                    on_case(f"{cell.upper()} {'x'.join(map(str, (B, T, I, H)))} {kind}")
                 for fn in fns:
                     for _ in range(warmup):
                         fn()
@@ -172,8 +180,7 @@ def step_cost(cell, H=32, T=1000, repeats=7, seed=0):
     (forward, training step) in microseconds per step, the difference of the best times at T and at 1 step
     divided by T - 1, so that the fixed cost of a call (checks, allocation, dispatch) drops out; at H = 32 the
     product and the activations of the step are in it too."""
-    if cell not in GATES:
-        raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(GATES)}.")
+    check_cell(cell)
     best = {}
     for steps in (1, T):
         _, infer, train = _lstmkit_case(cell, 1, steps, 1, H, np.random.default_rng(seed))
@@ -247,8 +254,7 @@ def run_varlen(cells=("lstm", "gru"), repeats=7, warmup=2, seed=0, lengths=None,
     rng = np.random.default_rng(seed)
     rows = []
     for cell in cells:
-        if cell not in GATES:
-            raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(GATES)}.")
+        check_cell(cell)
         cases = _varlen_cases(cell, lengths, I, H, rng)
         for fn in cases.values():
             for _ in range(warmup):

@@ -12,6 +12,7 @@ moves `horizon` steps at a time, each forecast made from the true values up to i
 test value is forecast from the true values before it).
 """
 
+import os
 import time
 from dataclasses import asdict, dataclass, replace
 
@@ -125,8 +126,9 @@ class ForecastRun:
     transform: Transform
 
     def model_metadata(self):
+        data_file = None if self.config.data is None else os.path.abspath(self.config.data)
         return {"task": "forecast", "config": asdict(self.config), "transform": self.transform.to_dict(),
-                "column": self.metrics["column"]}
+                "column": self.metrics["column"], "data_file": data_file}
 
 
 def _scores(pred, truth):
@@ -200,7 +202,8 @@ def train_forecaster(cfg, series=None, verbose=True, checkpoint=None, resume=Fal
     metrics = {"test_rmse": test_rmse, "test_mae": test_mae, "baseline_rmse": base_rmse, "baseline_mae": base_mae,
                "persistence_rmse": pers_rmse, "persistence_mae": pers_mae, "test_points": int(cfg.test_size),
                "baseline": f"seasonal naive y[t] = y[t-{baseline_lag}]", "persistence": "y[t] = y[t-1]",
-               "epochs_run": len(history.epoch), "train_seconds": round(train_seconds, 3),
+               "epochs_run": len(history.epoch), "stopped_early": history.stopped_epoch is not None,
+               "train_seconds": round(train_seconds, 3),
                "parameters": model.count_params(), "series": series.source, "column": series.name}
     return ForecastRun(cfg, model, history.history, series.dates, y, test_start, test_forecast, metrics, transform)
 
@@ -211,7 +214,6 @@ CONFIG_FILE = "config.json"
 def write_config(folder, cfg):
     """Write the settings of a run to `<folder>/config.json` (atomically), for `--resume`."""
     import json
-    import os
 
     from .io import write_atomic
 
@@ -224,7 +226,6 @@ def resume_config(folder, changes=None):
     `ForecastConfig.RESUMABLE` may change; any other that differs from the saved value is a ValueError, since the
     run could not go on as the same run. Also a ValueError when the folder holds no run or no checkpoint."""
     import json
-    import os
 
     from .checkpoint import FILENAME
 
@@ -258,7 +259,6 @@ def resume_config(folder, changes=None):
 def write_run(run, out):
     """Write a run folder: model.lstmkit, metrics.json (with the config), forecast.png, history.png."""
     import json
-    import os
 
     from .plots import plot_forecast, plot_history
 

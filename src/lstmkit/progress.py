@@ -50,6 +50,38 @@ class EpochProgress:
             self._progress.update(self._task, logs=self._last)
 
 
+class CaseProgress:
+    """One bar over `total` named cases (a benchmark's timed cases): `case(label)` starts the next one and shows
+    its label. Silent when `enabled` is False."""
+
+    def __init__(self, total, title, enabled=True, console=None):
+        self.total, self.title, self.enabled = total, title, enabled
+        self.console = console or Console(stderr=True)
+        self._progress = None
+        self._task = None
+        self._started = 0
+
+    def __enter__(self):
+        if self.enabled:
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+                                      "{task.total}"), TimeElapsedColumn(), TextColumn("{task.fields[label]}"),
+                                      console=self.console)
+            self._progress.__enter__()
+            self._task = self._progress.add_task(self.title, total=self.total, label="")
+        return self
+
+    def __exit__(self, *exc):
+        if self._progress is not None:
+            self._progress.update(self._task, completed=self._started, label="")
+            self._progress.__exit__(*exc)
+        return False
+
+    def case(self, label):
+        if self._progress is not None:
+            self._progress.update(self._task, completed=self._started, label=label)
+        self._started += 1
+
+
 def render_table(title, columns, rows, print_fn=None):
     """Print a table (to the terminal, or through `print_fn`) and return it as plain text."""
     table = Table(title=escape(title))

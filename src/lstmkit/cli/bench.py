@@ -1,5 +1,6 @@
 """`lstmkit bench`: lstmkit's recurrent layers against PyTorch's, side by side (see lstmkit/bench.py)."""
 
+from ..progress import CaseProgress
 from .common import print_table
 
 
@@ -9,14 +10,21 @@ def cmd_bench(args):
     for shape in shapes:
         if len(shape) != 4 or min(shape) < 1:
             raise ValueError(f"--shape takes BxTxIxH with four positive integers, got {shape}.")
-    rows, machine = bench.run(shapes, cells=args.cells.split(","), repeats=args.repeats)
+    cells = args.cells.split(",")
+    for cell in cells:
+        bench.check_cell(cell)
+    with CaseProgress(len(cells) * len(shapes) * 2 + len(cells), "lstmkit bench") as progress:
+        rows, machine = bench.run(shapes, cells=cells, repeats=args.repeats, on_case=progress.case)
+        costs = {}
+        for cell in cells:
+            progress.case(f"{cell.upper()} cost of one step")
+            costs[cell] = bench.step_cost(cell)
     gemm = ", ".join(f"{k} {v} GFLOP/s" for k, v in machine["gemm_gflops"].items())
     print(f"{machine['processor']}, {machine['cpus']} CPUs, numpy {machine['numpy']}, torch {machine['torch']} "
           f"({machine['torch_threads']} threads); float32 GEMM peak: {gemm}")
     print_table("training step = forward + backward of the whole output sequence; medians of "
                 f"{args.repeats} interleaved runs", bench.COLUMNS, bench.format_rows(rows))
-    for cell in args.cells.split(","):
-        forward, train = bench.step_cost(cell)
+    for cell, (forward, train) in costs.items():
         print(f"{cell.upper()} cost of one more step at B=1, I=1, H=32: forward {forward:.2f} us, "
               f"training step {train:.2f} us (the call's fixed cost excluded)")
 

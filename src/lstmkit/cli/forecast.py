@@ -1,6 +1,8 @@
 """`lstmkit train` and `lstmkit predict`: the forecasting job. Options of `train` come from ForecastConfig, so
 `--help` and the library never drift."""
 
+import csv
+import io
 import os
 import sys
 import time
@@ -15,6 +17,7 @@ from .common import add_config_options, print_table
 def cmd_train(args):
     if args.task == "classify":
         return _train_classifier(args)
+    from ..checkpoint import read_checkpoint
     from ..forecast import resume_config, train_forecaster, write_run
 
     given = {f.name: getattr(args, f.name) for f in fields(ForecastConfig) if hasattr(args, f.name)}
@@ -22,6 +25,16 @@ def cmd_train(args):
         if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
             raise ValueError("--resume RUN_DIR continues the run in RUN_DIR and writes there; drop --out.")
         cfg, out = resume_config(args.resume, given), args.resume
+        _, saved, _ = read_checkpoint(out)
+        done, stopped = saved["position"]["epoch"], saved["history"]["stopped_epoch"]
+        if stopped is not None:
+            print(f"the run in {out} had already stopped early after epoch {stopped + 1} (no improvement in "
+                  f"{cfg.patience} epochs); nothing left to train: its model and metrics are written again.")
+        elif done >= cfg.epochs:
+            print(f"the run in {out} has already run all {done} epochs; nothing left to train (pass --epochs "
+                  f"N > {done} to train further): its model and metrics are written again.")
+        else:
+            print(f"resuming the run in {out} after epoch {done} of {cfg.epochs}")
     else:
         cfg = ForecastConfig(**given)
         out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
@@ -40,7 +53,9 @@ def cmd_train(args):
                  [(f"lstmkit {cfg.cell.upper()}", f"{m['test_rmse']:.2f}", f"{m['test_mae']:.2f}"),
                   (m["baseline"], f"{m['baseline_rmse']:.2f}", f"{m['baseline_mae']:.2f}"),
                   (f"persistence {m['persistence']}", f"{m['persistence_rmse']:.2f}", f"{m['persistence_mae']:.2f}")])
-    print(f"trained {m['parameters']:,} parameters for {m['epochs_run']} epochs in {m['train_seconds']:.1f} s")
+    stopped = f" (early stopping: no improvement in {cfg.patience} epochs)" if m["stopped_early"] else ""
+    print(f"trained {m['parameters']:,} parameters for {m['epochs_run']} epochs{stopped} in "
+          f"{m['train_seconds']:.1f} s")
     extra = ", config.json, checkpoint.safetensors" if cfg.checkpoint_every else ""
     print(f"run folder: {out} (model.lstmkit, metrics.json, forecast.png, history.png{extra})")
 
@@ -48,7 +63,9 @@ def cmd_train(args):
 def cmd_predict(args):
     from .. import load
     from ..data import load_csv, load_dataset
+    from ..data.dates import future_dates
     from ..forecast import Transform, forecast
+    from ..io import write_atomic
 
     model = load(args.model)
     meta = getattr(model, "metadata", {})
@@ -58,8 +75,11 @@ def cmd_predict(args):
     if args.data is None and config["data"] is None:
         series = load_dataset("airline-passengers")
     else:
-        series = load_csv(args.data or config["data"], column=args.column or meta.get("column"),
-                          fill=args.fill or config["fill"])
+        path = args.data or meta.get("data_file") or config["data"]
+        if args.data is None and not os.path.isfile(path):
+            raise ValueError(f"{args.model} was trained on {path}, which is not there (from {os.getcwd()}); "
+                             f"pass the series with --data FILE.")
+        series = load_csv(path, column=args.column or meta.get("column"), fill=args.fill or config["fill"])
     if args.steps < 1:
         raise ValueError(f"--steps must be at least 1, got {args.steps}.")
     needed = config["window"] + config["season"]
@@ -70,13 +90,17 @@ def cmd_predict(args):
     if transform.log and np.any(series.values <= 0):
         raise ValueError("the series has values <= 0, but this model was trained on log values.")
     values = forecast(model, transform, config["window"], series.values, args.steps)
-    rows = [(f"t+{k + 1}", f"{v:.4f}") for k, v in enumerate(values)]
+    dates = future_dates(series.dates, args.steps)
+    header = ("step",) + (("date",) if dates else ()) + (series.name,)
+    rows = [(str(k + 1),) + ((dates[k],) if dates else ()) + (repr(float(v)),) for k, v in enumerate(values)]
     if args.output:
-        with open(args.output, "w") as f:
-            f.write("step," + series.name + "\n" + "".join(f"{k + 1},{v!r}\n" for k, v in enumerate(values)))
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows([header, *rows])
+        write_atomic(args.output, text.getvalue().encode())
         print(f"wrote {len(values)} forecasts to {args.output}")
     else:
-        print_table(f"forecast after the last value of {series.source}", ("step", series.name), rows)
+        print_table(f"forecast after the last value of {series.source}", header,
+                    [(*row[:-1], f"{float(row[-1]):.4f}") for row in rows])
 
 
 def _train_classifier(args):
