@@ -1,5 +1,5 @@
 """Real-time recurrent learning (lk.rtrl): the gradient carried forward in time equals BPTT's for every cell, in
-float64, to 1e-10 (relative to the largest gradient entry of each parameter), from zero and from nonzero initial
+float64, to 1e-13 (relative to the largest gradient entry of each parameter; the README states this figure), from zero and from nonzero initial
 states; the dense reference agrees; a model trained with update="sequence" moves exactly as BPTT's
 `train_on_batch`; online learning (update="step") learns a delayed copy; the sensitivities take the documented
 B * S * |theta| numbers; unsupported layers fail with a clear error.
@@ -16,7 +16,7 @@ import lstmkit as lk
 from lstmkit.layers import GRU, LSTM, Dense, SimpleRNN
 from lstmkit.rtrl import RTRL, OnlineLearner, fit_online, reference_gradients, sensitivity_nbytes
 
-TOL = 1e-10
+TOL = 1e-13                             # largest measured: 1.5e-15 (rnn-tanh)
 B, T, I, H = 3, 6, 4, 5                 # batch, time, input features, hidden units
 MAX_ERROR = defaultdict(float)          # cell -> largest relative RTRL-vs-BPTT error seen
 
