@@ -180,6 +180,62 @@ def test_early_stopping_on_val_loss_needs_validation_data():
     assert len(history.history["loss"]) == 3
 
 
+def first_token_fit(early_stopping, metrics=("accuracy",)):
+    """A short, seeded classification fit whose validation accuracy goes up and down (0.24 ... 0.68 ... 0.58)."""
+    rng = np.random.default_rng(1)
+    ids = rng.integers(0, 6, (200, 5))
+    labels = ids[:, 0]
+    m = model([Embedding(6, 4), LSTM(8), Dense(6)], lr=0.1, loss="sparse_categorical_crossentropy",
+              metrics=list(metrics))
+    history = m.fit(ids, labels, epochs=12, batch_size=20, validation_split=0.25, verbose=0,
+                    early_stopping=early_stopping)
+    return lk.metrics.accuracy(m.predict(ids[-50:]), labels[-50:]), history        # of the weights fit ended with
+
+
+def test_early_stopping_on_val_accuracy_restores_the_highest_accuracy():
+    """Issue 17: monitor="val_accuracy" used to be minimised, so restore_best_weights restored the worst epoch."""
+    accuracy, history = first_token_fit(lk.EarlyStopping(monitor="val_accuracy", patience=3))
+    val = history.history["val_accuracy"]
+    assert max(val) > val[0] and max(val) > min(val)                  # the test means something
+    assert accuracy == pytest.approx(max(val))
+    assert history.stopped_epoch == int(np.argmax(val)) + 3
+
+
+def test_early_stopping_explicit_mode_overrides_the_name():
+    def hit_rate(y_pred, y_true):                                       # a higher-is-better name "auto" cannot know
+        return lk.metrics.accuracy(y_pred, y_true)
+    accuracy, history = first_token_fit(lk.EarlyStopping(monitor="val_hit_rate", patience=3, mode="max"),
+                                        metrics=[hit_rate])
+    assert accuracy == pytest.approx(max(history.history["val_hit_rate"]))
+    accuracy, history = first_token_fit(lk.EarlyStopping(monitor="val_accuracy", patience=3, mode="min"))
+    val = history.history["val_accuracy"]
+    assert accuracy == pytest.approx(min(val)) and min(val) < max(val)
+
+
+@pytest.mark.parametrize("monitor, mode, direction", [
+    ("val_loss", "auto", "min"), ("loss", "auto", "min"), ("val_mae", "auto", "min"), ("rmse", "auto", "min"),
+    ("val_accuracy", "auto", "max"), ("acc", "auto", "max"), ("val_token_accuracy", "auto", "max"),
+    ("val_exact_match", "auto", "max"), ("val_loss", "max", "max"), ("val_accuracy", "min", "min")])
+def test_early_stopping_direction(monitor, mode, direction):
+    stop = lk.EarlyStopping(monitor=monitor, mode=mode, min_delta=0.1)
+    assert stop.direction == direction
+    better, worse = (1.0, 2.0) if direction == "min" else (2.0, 1.0)
+    assert stop.improved(better, stop.score(worse)) and not stop.improved(worse, stop.score(better))
+    slightly_better = better + (0.05 if direction == "max" else -0.05)  # by less than min_delta
+    assert not stop.improved(slightly_better, stop.score(better))
+    assert stop.improved(better, np.inf)
+
+
+def test_early_stopping_bad_mode():
+    with pytest.raises(ValueError, match=r"mode must be 'auto', 'min' or 'max', got 'maximum'"):
+        lk.EarlyStopping(monitor="val_accuracy", mode="maximum")
+    stop = lk.EarlyStopping()
+    stop.mode = "up"                                                    # changed after construction: fit refuses
+    x, y = small_regression()
+    with pytest.raises(ValueError, match="mode must be"):
+        model().fit(x, y, epochs=2, batch_size=16, validation_split=0.25, early_stopping=stop, verbose=0)
+
+
 # ---- reproducibility ----------------------------------------------------------------------------------------------
 def test_same_seed_bit_identical_weights_after_fit():
     def run(seed):

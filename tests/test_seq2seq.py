@@ -301,6 +301,19 @@ def test_fit_validation_early_stopping_and_metrics(reversal):
     assert len(history.epoch) == 3
 
 
+def test_early_stopping_on_token_accuracy_restores_the_highest(reversal):
+    """Seq2Seq.fit uses EarlyStopping's one rule (mode="auto": an accuracy is maximised)."""
+    train, test = reversal
+    model = Seq2Seq(LSTM(8), LSTM(8), src_vocab_size=digits.VOCAB_SIZE, embedding_dim=16, seed=0)
+    model.compile(optimizer=lk.optim.Adam(lr=0.1, clipnorm=1.0))
+    history = model.fit(train.src[:200], train.tgt[:200], epochs=8, batch_size=50, verbose=0,
+                        validation_data=(test.src[:50], test.tgt[:50]),
+                        early_stopping=lk.EarlyStopping(monitor="val_token_accuracy", patience=2))
+    val = history.history["val_token_accuracy"]
+    assert max(val) > val[0]
+    assert model.evaluate(test.src[:50], test.tgt[:50])["token_accuracy"] == pytest.approx(max(val))
+
+
 def test_argument_errors():
     with pytest.raises(ValueError, match="decoder cannot be bidirectional"):
         Seq2Seq(LSTM(4), LSTM(4, bidirectional=True), src_vocab_size=5)

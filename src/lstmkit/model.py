@@ -20,14 +20,46 @@ from .rtrl import OnlineLearner
 from .validation import check_array, first_nonfinite
 
 
+HIGHER_IS_BETTER = ("acc", "exact_match")     # monitored names containing one of these are maximised (mode="auto")
+
+
 @dataclass
 class EarlyStopping:
     """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs; with
-    `restore_best_weights` the model ends with the weights of its best epoch."""
+    `restore_best_weights` the model ends with the weights of its best epoch.
+
+    `mode`: "min" (lower is better), "max" (higher is better) or "auto" (the default, Keras' rule): "max" when the
+    name contains "acc" (accuracy, val_accuracy, val_token_accuracy) or "exact_match", "min" otherwise (losses,
+    mse, mae, rmse). `score` and `improved` are the one place that rule lives (Sequential.fit and Seq2Seq.fit use
+    them)."""
     monitor: str = "val_loss"
     patience: int = 5
     min_delta: float = 0.0
     restore_best_weights: bool = True
+    mode: str = "auto"
+
+    def __post_init__(self):
+        self.direction                                         # a bad mode fails here, at construction
+
+    @property
+    def direction(self):
+        """"min" or "max": `mode`, with "auto" resolved from the monitored name."""
+        if self.mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping mode must be 'auto', 'min' or 'max', got {self.mode!r}; use 'max' for "
+                             f"a value that is better when higher (an accuracy), 'min' for a loss.")
+        if self.mode != "auto":
+            return self.mode
+        name = str(self.monitor).lower()
+        return "max" if any(part in name for part in HIGHER_IS_BETTER) else "min"
+
+    def score(self, value):
+        """The monitored value as a number that is better when lower: `value` for "min", `-value` for "max"."""
+        return float(value) if self.direction == "min" else -float(value)
+
+    def improved(self, value, best_score):
+        """Whether `value` beats the best score so far (a `score`, inf before the first epoch) by more than
+        `min_delta`."""
+        return self.score(value) < best_score - self.min_delta
 
 
 @dataclass
@@ -436,8 +468,8 @@ class Sequential:
             state.history.append(epoch, logs)
             if early_stopping is not None:
                 value = logs[early_stopping.monitor]
-                if value < state.best - early_stopping.min_delta:
-                    state.best, state.waited = value, 0
+                if early_stopping.improved(value, state.best):
+                    state.best, state.waited = early_stopping.score(value), 0
                     state.best_weights = copy.deepcopy(self.parameters())
                 else:
                     state.waited += 1
@@ -512,6 +544,7 @@ def _check_early_stopping(es):
         raise ValueError(f"EarlyStopping min_delta must be a number >= 0, got {es.min_delta!r}.")
     if not isinstance(es.monitor, str):
         raise TypeError(f"EarlyStopping monitor must be a logged name such as 'val_loss', got {es.monitor!r}.")
+    es.direction                                               # a mode changed after construction
 
 
 class _Checkpointer:

@@ -365,7 +365,8 @@ class Seq2Seq:
         """Train for `epochs` passes in shuffled mini-batches, with teacher forcing. Validation data are the last
         `validation_split` of the pairs or `validation_data=(src_val, tgt_val)`; each epoch then logs `val_loss`,
         `val_token_accuracy` and `val_exact_match` (greedy decoding). `early_stopping`: an EarlyStopping or an
-        int patience on val_loss; a monitored accuracy or exact match counts as better when higher.
+        int patience on val_loss; its `mode` says whether higher or lower is better ("auto": an accuracy or exact
+        match counts as better when higher).
         Returns a History."""
         if self.optimizer is None:
             raise ValueError("call model.compile(optimizer=...) before fit.")
@@ -427,10 +428,9 @@ class Seq2Seq:
                 if early_stopping.monitor not in logs:
                     raise ValueError(f"early stopping monitors {early_stopping.monitor!r}, which is not among the "
                                      f"logged values {sorted(logs)}.")
-                sign = -1.0 if early_stopping.monitor.endswith(METRICS + ("accuracy",)) else 1.0
-                value = sign * logs[early_stopping.monitor]
-                if value < best - early_stopping.min_delta:
-                    best, waited, best_weights = value, 0, copy.deepcopy(self.parameters())
+                value = logs[early_stopping.monitor]
+                if early_stopping.improved(value, best):
+                    best, waited, best_weights = early_stopping.score(value), 0, copy.deepcopy(self.parameters())
                 else:
                     waited += 1
                     if waited >= early_stopping.patience:
