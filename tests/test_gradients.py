@@ -253,6 +253,47 @@ def test_gradcheck_detects_a_wrong_backward():
     assert not result.passed(TOL)
 
 
+def max_relative_error(layer, x, name, eps=1e-6):
+    """The criterion gradcheck used before: max|a - n| / max(max|a|, max|n|) over one parameter array, written
+    out here with its own central differences of L = <R, out>."""
+    out = layer.forward(x)
+    weights = data(*out.shape, seed=7)
+    layer.backward(weights)
+    analytic, p = layer.grads[name].copy(), layer.params[name]
+    numeric = np.zeros_like(p)
+    for j in np.ndindex(p.shape):
+        saved = p[j]
+        p[j] = saved + eps
+        up = np.sum(layer.forward(x) * weights)
+        p[j] = saved - eps
+        numeric[j] = (up - np.sum(layer.forward(x) * weights)) / (2 * eps)
+        p[j] = saved
+    return np.abs(analytic - numeric).max() / max(np.abs(analytic).max(), np.abs(numeric).max())
+
+
+def test_gradcheck_catches_a_wrong_small_entry_that_a_max_relative_error_hides():
+    """Input feature 0 is ~1e-6, so column 0 of dW_ih is ~1e-6 while the rest reaches ~0.3. A backward that gets
+    that column 10% wrong is off by ~1e-7: under 1e-6 of the array's largest entry (the old criterion passes it),
+    but over atol + rtol * |n| = 1e-8 + 1e-6 * 1e-6 (the per-entry criterion fails it)."""
+
+    class SmallEntryOff(LSTM):
+        def backward(self, dout):
+            dx = super().backward(dout)
+            self.grads["weight_ih_l0"][:, 0] *= 1.1
+            return dx
+
+    x = data(B, T, I)
+    x[..., 0] *= 1e-6
+    honest, broken = (cls(H, return_sequences=True, dtype="float64").build((T, I), np.random.default_rng(1))
+                      for cls in (LSTM, SmallEntryOff))
+    assert lk.gradcheck(honest, x).passed(TOL)
+    assert max_relative_error(broken, x, "weight_ih_l0") < TOL                  # the old criterion: passed
+    result = lk.gradcheck(broken, x)
+    assert result.errors["weight_ih_l0"] > 4 * TOL                              # |a - n| > 4 * atol
+    assert max(v for k, v in result.errors.items() if k != "weight_ih_l0") < TOL
+    assert not result.passed(TOL)
+
+
 # ---- golden values: a slow, obvious reference written from DESIGN.md section 2 ------------------------------------
 def sigma(v):
     return 1.0 / (1.0 + np.exp(-v))
