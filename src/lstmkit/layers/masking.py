@@ -1,12 +1,17 @@
 """Masking (as Keras' Masking layer): steps whose features all equal `mask_value` are padding. The layer
 outputs x with those steps zeroed, and the (B, T) mask it derives travels with the data through a Sequential
-model: recurrent layers skip the padded steps (state unchanged, output zero) and the loss ignores them."""
+model: recurrent layers skip the padded steps (state unchanged, output zero) and the loss ignores them.
+
+Masking works on feature vectors. Token ids are masked by `Embedding(..., mask_zero=True)` instead: after an
+Embedding a padded step is the row weight[0], not mask_value, so a Masking layer there would mask nothing
+(`check_input_layer` says so)."""
 
 import numpy as np
 
 from .. import backend
 from ..validation import check_array, check_gradient_shape
 from .base import Layer
+from .embedding import Embedding
 
 
 class Masking(Layer):
@@ -21,6 +26,22 @@ class Masking(Layer):
             raise ValueError(f"mask_value must be a finite number, got {mask_value!r}.")
         self.mask_value = float(mask_value)
         self._keep = None
+
+    def check_input_layer(self, previous):
+        """Raise ValueError when `previous`, the layer feeding this one, makes padding this layer cannot see: an
+        Embedding without mask_zero, whose padded steps are rows of its table rather than all mask_value (unless
+        padding_idx keeps that row at zero and mask_value is 0)."""
+        if not isinstance(previous, Embedding) or previous.mask_zero:
+            return
+        if previous.padding_idx is not None and self.mask_value == 0.0:
+            return
+        what = "learned vectors (it has no padding_idx)" if previous.padding_idx is None else \
+            f"learned vectors, and zeros for padding_idx={previous.padding_idx}"
+        raise ValueError(f"Masking(mask_value={self.mask_value!r}) after an Embedding cannot see padding: the "
+                         f"Embedding outputs {what}, never a step of all {self.mask_value!r}, so nothing is masked "
+                         f"and padding changes the outputs. Use Embedding({previous.num_embeddings}, "
+                         f"{previous.embedding_dim}, mask_zero=True) (token id 0 is padding) and drop the Masking "
+                         f"layer.")
 
     def compute_mask(self, x):
         """(B, T) bool: True on real steps."""
