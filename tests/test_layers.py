@@ -79,6 +79,37 @@ def test_dense_and_embedding_shapes():
     assert Dropout(0.2).forward(data(B, T, I), training=True).shape == (B, T, I)
 
 
+# ---- Dense activations ------------------------------------------------------------------------------------------
+DENSE_ACTIVATIONS = {None: lambda z: z, "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+                     "softmax": lambda z: np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True),
+                     "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}
+
+
+@pytest.mark.parametrize("activation", list(DENSE_ACTIVATIONS))
+@pytest.mark.parametrize("shape", [(B, I), (B, T, I)], ids=["step", "sequence"])
+def test_dense_activation_forward_and_finite_differences(activation, shape):
+    """y = act(x W^T + b), written out here in plain NumPy; the hand-derived backward (softmax's as the
+    Jacobian-vector product) against finite differences in float64."""
+    x = data(*shape)
+    layer = built(Dense, 3, activation=activation, dtype="float64", input_shape=shape[1:])
+    z = x @ layer.params["weight"].T + layer.params["bias"]
+    np.testing.assert_allclose(layer.forward(x), DENSE_ACTIVATIONS[activation](z), rtol=1e-12, atol=1e-15)
+    result = lk.gradcheck(layer, x)
+    assert result.passed(1e-6), result.errors
+
+
+def test_dense_probability_activations_and_config():
+    x = 20 * data(B, T, I)                                         # large logits: the stable forms stay finite
+    p = Dense(4, activation="softmax").forward(x)
+    assert np.all(np.isfinite(p)) and np.allclose(p.sum(axis=-1), 1.0, atol=1e-6)
+    s = Dense(1, activation="sigmoid").forward(x)
+    assert np.all((s >= 0) & (s <= 1))
+    layer = Dense(4, use_bias=False, activation="tanh")
+    assert layer.get_config() == {"units": 4, "use_bias": False, "activation": "tanh", "dtype": "float32"}
+    assert Dense(**layer.get_config()).activation == "tanh"
+    assert Dense(2).activation is None
+
+
 # ---- parameter names and shapes: PyTorch's -----------------------------------------------------------------------
 @pytest.mark.parametrize("cell", list(RECURRENT))
 @pytest.mark.parametrize("bidirectional,num_layers", [(False, 1), (True, 1), (False, 3), (True, 2)])
@@ -347,6 +378,8 @@ def test_bad_mask(cell):
     (lambda: LSTM(4, dtype="float16"), "dtype"),
     (lambda: LSTM(4, dtype="int32"), "dtype"),
     (lambda: Dense(0), "units"),
+    (lambda: Dense(2, activation="gelu"), "activation must be one of (None, 'sigmoid', 'softmax', 'tanh', 'relu')"),
+    (lambda: Dense(2, activation="Sigmoid"), "activation"),
     (lambda: Dropout(1.5), "rate"),
     (lambda: Dropout(-0.5), "rate"),
     (lambda: Embedding(0, 3), "num_embeddings"),

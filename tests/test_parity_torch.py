@@ -73,6 +73,38 @@ def test_linear_parity(dtype, bias, sequence):
     check_param_grads("Linear", layer, module, dtype)
 
 
+TORCH_ACTIVATION = {"sigmoid": torch.sigmoid, "softmax": lambda z: torch.softmax(z, dim=-1), "tanh": torch.tanh,
+                    "relu": torch.relu}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("activation", list(TORCH_ACTIVATION))
+@pytest.mark.parametrize("sequence", [False, True], ids=["step", "sequence"])
+def test_dense_activation_parity(dtype, activation, sequence):
+    """Dense(activation=a) against torch's a(nn.Linear(x)): output, dx, dW, db (softmax over the units)."""
+    from lstmkit.layers import Dense
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    module = nn.Linear(I, H, dtype=TORCH_DTYPE[dtype])
+    layer = Dense(H, activation=activation, dtype=dtype).build((I,))
+    for name, p in module.named_parameters():
+        layer.params[name][...] = p.detach().numpy()
+    shape = (B, T, I) if sequence else (B, I)
+    x = rng.standard_normal(shape).astype(dtype)
+    dy = rng.standard_normal(shape[:-1] + (H,)).astype(dtype)
+
+    x_t = tensor(x, requires_grad=True)
+    y_t = TORCH_ACTIVATION[activation](module(x_t))
+    (y_t * tensor(dy)).sum().backward()
+    y = layer.forward(x)
+    dx = layer.backward(dy)
+
+    name = f"Dense {activation}"
+    check_close(name, y, y_t, dtype, "output")
+    check_close(name, dx, x_t.grad, dtype, "dx")
+    check_param_grads(name, layer, module, dtype)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("padding_idx", [None, 2, -1])
 def test_embedding_parity(dtype, padding_idx):
