@@ -13,11 +13,20 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-# Every compiled kernel: cached on disk (users pay the compile once); error_model="numpy" drops the division-by-zero
-# check that blocks SIMD; fastmath "contract" lets LLVM fuse a * b + c into one FMA (one rounding instead of two,
-# about 2x on the activation polynomials) and nothing else: no assumption that values are finite, so NaN and inf
-# still propagate to the loss, where fit stops on them. nogil: threads.py runs a sweep's rows on several threads.
-kernel = njit(cache=True, error_model="numpy", fastmath={"contract"}, nogil=True)
+from .kernel_cache import enable_caching
+
+# Every compiled kernel: cached on disk (users pay the compile once), under a stamp of all the package's kernel-bearing
+# files, since a kernel's machine code holds what it inlines from other modules (kernel_cache.py); error_model="numpy"
+# drops the division-by-zero check that blocks SIMD; fastmath "contract" lets LLVM fuse a * b + c into one FMA (one
+# rounding instead of two, about 2x on the activation polynomials) and nothing else: no assumption that values are
+# finite, so NaN and inf still propagate to the loss, where fit stops on them. nogil: threads.py runs a sweep's rows
+# on several threads.
+_compile = njit(error_model="numpy", fastmath={"contract"}, nogil=True)
+
+
+def kernel(func):
+    """Compile func as an lstmkit kernel (the options above), cached on disk."""
+    return enable_caching(_compile(func))
 
 
 def sigmoid(x, out=None):
