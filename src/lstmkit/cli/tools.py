@@ -20,7 +20,7 @@ def cmd_gradcheck(args):
     from ..gradcheck import check_all_layers
     rows = check_all_layers(seed=args.seed)
     print_table(f"finite-difference gradient check, float64 (tolerance {args.tol:g})",
-                 ("layer", "max relative error", "result"),
+                 ("layer", "max per-entry error", "result"),
                  [(name, f"{err:.2e}", "ok" if err <= args.tol else "FAILED") for name, err in rows])
     if any(err > args.tol for _, err in rows):
         return 1
@@ -32,6 +32,7 @@ def register(sub):
     datasets.set_defaults(func=cmd_datasets)
 
     grad = sub.add_parser("gradcheck", help="check every layer's backward pass against finite differences")
-    grad.add_argument("--tol", type=float, default=1e-6, help="largest accepted relative error (default: 1e-6)")
+    grad.add_argument("--tol", type=float, default=1e-6, help="largest accepted per-entry error |analytic - numeric| / (|numeric| + 0.01) "
+                           "(default: 1e-6)")
     grad.add_argument("--seed", type=int, default=0, help="random seed of the test inputs")
     grad.set_defaults(func=cmd_gradcheck)
