@@ -32,7 +32,7 @@ def register(sub):
     datasets.set_defaults(func=cmd_datasets)
 
     grad = sub.add_parser("gradcheck", help="check every layer's backward pass against finite differences")
-    grad.add_argument("--tol", type=float, default=1e-6, help="largest accepted per-entry error |analytic - numeric| / (|numeric| + 0.01) "
-                           "(default: 1e-6)")
+    grad.add_argument("--tol", type=float, default=1e-6,
+                      help="largest accepted per-entry error |analytic - numeric| / (|numeric| + 0.01) (default: 1e-6)")
     grad.add_argument("--seed", type=int, default=0, help="random seed of the test inputs")
     grad.set_defaults(func=cmd_gradcheck)
