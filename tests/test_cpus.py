@@ -1,0 +1,93 @@
+"""The BLAS thread policy (cpus.py): the count follows the CPUs other processes keep busy, a fixed count wins, the
+counters are read for this process's CPUs only, and a real spinning process is seen."""
+
+import multiprocessing as mp
+import os
+import time
+
+import pytest
+
+from lstmkit import cpus
+
+
+@pytest.fixture
+def policy(monkeypatch):
+    """A BLAS of 2 threads, no fixed count read yet, no previous reading, no waiting."""
+    monkeypatch.setattr(cpus, "_state", {"most": 2, "fixed": None, "reading": None})
+    monkeypatch.delenv("LSTMKIT_BLAS_THREADS", raising=False)
+    monkeypatch.setattr(cpus.time, "sleep", lambda s: None)
+
+
+def readings(monkeypatch, *values):
+    it = iter(values)
+    monkeypatch.setattr(cpus, "read_cpu_seconds", lambda: next(it))
+
+
+@pytest.mark.parametrize("most, busy, want", [(2, 0.0, 2), (2, 0.4, 2), (2, 0.6, 1), (2, 1.0, 1), (2, 3.0, 1),
+                                              (8, 2.6, 5), (1, 0.0, 1)])
+def test_threads_for_leaves_the_busy_cpus(most, busy, want):
+    assert cpus.threads_for(most, busy) == want
+
+
+def test_busy_elsewhere_subtracts_this_process():
+    assert cpus.busy_elsewhere((0.0, 10.0, 1.0), (2.0, 13.0, 2.0)) == pytest.approx(1.0)    # 3 busy s, 1 ours
+    assert cpus.busy_elsewhere((0.0, 10.0, 1.0), (1.0, 11.0, 2.5)) == 0.0                    # never negative
+
+
+def test_choose_measures_and_then_reuses_the_last_reading(policy, monkeypatch):
+    readings(monkeypatch, (0.0, 0.0, 0.0), (0.1, 0.2, 0.1), (5.0, 5.1, 5.0))
+    assert cpus.choose_blas_threads() == 1          # first call: waits SAMPLE_S, another process held 1 CPU
+    assert cpus.choose_blas_threads() == 2          # second: since the last reading, only this process ran
+
+
+def test_a_fixed_count_wins(policy, monkeypatch):
+    readings(monkeypatch, (0.0, 0.0, 0.0), (0.1, 0.2, 0.0))
+    monkeypatch.setenv("LSTMKIT_BLAS_THREADS", "2")
+    assert cpus.choose_blas_threads() == 2
+    cpus.set_blas_threads("auto")
+    assert cpus.choose_blas_threads() == 1
+    cpus.set_blas_threads(3)
+    assert cpus.choose_blas_threads() == 3
+
+
+def test_a_bad_fixed_count_is_named(policy, monkeypatch):
+    monkeypatch.setenv("LSTMKIT_BLAS_THREADS", "many")
+    with pytest.raises(ValueError, match="LSTMKIT_BLAS_THREADS"):
+        cpus.choose_blas_threads()
+    with pytest.raises(ValueError, match="number of BLAS threads"):
+        cpus.set_blas_threads(0)
+
+
+def test_no_counters_leaves_the_count(policy, monkeypatch):
+    readings(monkeypatch, None)
+    assert cpus.choose_blas_threads() is None
+
+
+def test_read_counts_only_this_process_cpus(tmp_path, monkeypatch):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  900 0 100 5000 10 0 0 0 0 0\n"
+                    "cpu0 300 0 50 1000 5 0 0 0 0 0\n"
+                    "cpu1 100 20 30 2000 5 1 2 3 0 0\n"
+                    "cpu7 500 0 20 2000 0 0 0 0 0 0\n")
+    monkeypatch.setattr(cpus.os, "sched_getaffinity", lambda pid: {0, 1})
+    _, busy, _ = cpus.read_cpu_seconds(stat)
+    assert busy == pytest.approx((300 + 50 + 100 + 20 + 30 + 1 + 2 + 3) / cpus._TICK)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads Linux's /proc/stat")
+def test_a_spinning_process_is_seen():
+    spinner = mp.get_context("spawn").Process(target=_spin, daemon=True)
+    spinner.start()
+    try:
+        time.sleep(1.0)                                            # the interpreter has started and spins
+        before = cpus.read_cpu_seconds()
+        time.sleep(0.5)
+        after = cpus.read_cpu_seconds()
+    finally:
+        spinner.terminate()
+    assert cpus.busy_elsewhere(before, after) > 0.5
+
+
+def _spin():
+    while True:
+        pass
