@@ -158,6 +158,14 @@ def test_get():
         losses.get(3)
 
 
+def test_link_says_which_losses_take_logits():
+    """`link` is what a loss from logits applies itself (Sequential.compile refuses a model that applies it too;
+    predict_proba applies it to predict's logits); None for the losses on values."""
+    links = {name: cls.link for name, cls in losses.LOSSES.items()}
+    assert links == {"mse": None, "mae": None, "binary_crossentropy": "sigmoid",
+                     "categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax"}
+
+
 logits = arrays(np.float64, st.tuples(st.integers(1, 4), st.integers(2, 6)),
                 elements=st.floats(-50, 50, allow_nan=False))
 

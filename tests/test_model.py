@@ -236,6 +236,98 @@ def test_early_stopping_bad_mode():
         model().fit(x, y, epochs=2, batch_size=16, validation_split=0.25, early_stopping=stop, verbose=0)
 
 
+# ---- probabilities: predict returns logits, predict_proba applies the loss's link ------------------------------
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def binary_task(n=96):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((n, 4, 2))
+    return x, (x[:, :, 0].sum(axis=1) > 0).astype(float)[:, None]
+
+
+def test_predict_proba_binary_from_logits():
+    """Issue 17: a Keras user thresholding predict at 0.5 reads logits as probabilities; predict_proba gives them."""
+    x, y = binary_task()
+    m = model(loss="binary_crossentropy", metrics=["accuracy"])
+    m.fit(x, y, epochs=3, batch_size=16, verbose=0)
+    logits, p = m.predict(x), m.predict_proba(x)
+    assert p.shape == logits.shape == (len(x), 1) and p.dtype == np.float32
+    np.testing.assert_allclose(p, sigmoid(logits.astype(np.float64)), rtol=1e-6)
+    assert np.all((p > 0) & (p < 1))
+    assert np.mean((p > 0.5) == (y == 1)) == pytest.approx(m.evaluate(x, y)["accuracy"])
+
+
+@pytest.mark.parametrize("loss, y", [("sparse_categorical_crossentropy", np.array([0, 1, 2, 1])),
+                                     ("categorical_crossentropy", np.eye(3)[[0, 1, 2, 1]])])
+def test_predict_proba_softmax_from_logits(loss, y):
+    x = np.random.default_rng(0).standard_normal((4, 5, 2))
+    m = model([GRU(4), Dense(3)], loss=loss)
+    m.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    p = m.predict_proba(x, batch_size=3)
+    np.testing.assert_allclose(p, softmax(m.predict(x).astype(np.float64)), rtol=1e-6)
+    np.testing.assert_allclose(p.sum(axis=-1), 1.0, rtol=1e-6)
+
+
+def test_predict_proba_of_a_model_that_ends_in_probabilities_is_predict():
+    x = np.random.default_rng(0).standard_normal((6, 5, 2))
+    for m in (lk.Sequential([LSTM(4), Dense(3, activation="softmax")], seed=0),            # not compiled
+              model([LSTM(4), Dense(1, activation="sigmoid")], loss="mse")):                # trained on values
+        np.testing.assert_array_equal(m.predict_proba(x), m.predict(x))
+
+
+def test_predict_proba_errors():
+    x, y = small_regression()
+    with pytest.raises(ValueError, match="compiled with 'mse', a loss on values, not logits .* use predict"):
+        model().predict_proba(x)
+    with pytest.raises(ValueError, match=r"not compiled .* call model.compile\(loss=...\) first"):
+        lk.Sequential([LSTM(4), Dense(1)]).predict_proba(x)
+
+
+@pytest.mark.parametrize("units, activation, loss", [
+    (1, "sigmoid", "binary_crossentropy"), (3, "softmax", "sparse_categorical_crossentropy"),
+    (3, "softmax", lk.losses.CategoricalCrossentropy()), (1, "softmax", "binary_crossentropy")])
+def test_loss_from_logits_refuses_an_output_activation(units, activation, loss):
+    """A cross-entropy from logits applies sigmoid / softmax itself: a last Dense that applies it too is refused."""
+    last = Dense(units, activation=activation)
+    m = lk.Sequential([LSTM(4), last])
+    with pytest.raises(ValueError, match=r"outputs probabilities, but the loss .* takes logits .* Drop the "
+                                         r"activation .*predict_proba"):
+        m.compile(loss=loss)
+    assert m.loss is None                                            # the refused compile changed nothing
+    m = lk.Sequential([LSTM(4)]).compile(loss=loss)
+    with pytest.raises(ValueError, match="outputs probabilities"):
+        m.add(last)                                                  # nor can it come in after compile
+    assert len(m.layers) == 1
+
+
+def test_output_activations_a_loss_accepts():
+    for last, loss in ((Dense(1, activation="sigmoid"), "mse"), (Dense(3, activation="softmax"), "mae"),
+                       (Dense(1, activation="tanh"), "binary_crossentropy"),
+                       (Dense(3, activation="relu"), "sparse_categorical_crossentropy")):
+        assert lk.Sequential([LSTM(4), last]).compile(loss=loss).loss.name == loss
+    lk.Sequential([LSTM(4), Dense(3, activation="softmax")]).compile(loss="mse", metrics=["accuracy"])
+    with pytest.raises(ValueError, match="accuracy metric reads binary outputs as logits"):
+        lk.Sequential([LSTM(4), Dense(1, activation="sigmoid")]).compile(loss="mse", metrics=["accuracy"])
+
+
+def test_dense_activation_is_saved_and_loaded(tmp_path):
+    x = np.random.default_rng(0).standard_normal((6, 5, 2))
+    m = lk.Sequential([LSTM(4), Dense(3, activation="softmax")], seed=0)
+    out = m.predict(x)
+    m.save(tmp_path / "m.lstmkit")
+    loaded = lk.load(tmp_path / "m.lstmkit")
+    assert loaded.layers[-1].activation == "softmax"
+    np.testing.assert_array_equal(loaded.predict(x), out)
+    np.testing.assert_array_equal(loaded.predict_proba(x), out)
+
+
 # ---- reproducibility ----------------------------------------------------------------------------------------------
 def test_same_seed_bit_identical_weights_after_fit():
     def run(seed):

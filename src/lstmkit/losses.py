@@ -1,4 +1,4 @@
-"""Loss functions with their gradients: mean squared / absolute error and the cross-entropies, all from logits.
+"""Loss functions with their gradients: mean squared / absolute error, and the cross-entropies, from logits.
 
 Each loss `L` is the mean of a per-position loss `l` over all N positions (every element for MSE, MAE and
 binary cross-entropy; every position but the class axis C for the categorical ones). `value_and_grad` returns
@@ -56,11 +56,15 @@ class Loss:
     """Base: checks the inputs, then averages a subclass's per-position `_forward` and scales its `_backward`.
 
     `_forward(y_pred, y_true) -> (l, cache)` gives the per-position losses `l`; `_backward(y_pred, y_true, cache)`
-    gives `dl/dy_pred` per position, from what forward cached.
+    gives `dl/dy_pred` per position, from what forward cached. `link` is, for a loss from logits, the function it
+    applies to y_pred itself to get probabilities ("sigmoid" or "softmax" over the last axis); None for a loss on
+    values (MSE, MAE). The model must not apply it too (Sequential.compile checks), and Sequential.predict_proba
+    applies it to the logits.
     """
 
     name = None
     sparse = False
+    link = None
 
     def _inputs(self, y_pred, y_true):
         y_pred = as_prediction(y_pred)
@@ -122,6 +126,7 @@ class CategoricalCrossentropy(Loss):
     """
 
     name = "categorical_crossentropy"
+    link = "softmax"
 
     def _forward(self, z, y):
         logp = log_softmax(z)                                        # (..., C)
@@ -138,6 +143,7 @@ class SparseCategoricalCrossentropy(Loss):
     """
 
     name = "sparse_categorical_crossentropy"
+    link = "softmax"
     sparse = True
 
     def _forward(self, z, k):
@@ -159,6 +165,7 @@ class BinaryCrossentropy(Loss):
     """
 
     name = "binary_crossentropy"
+    link = "sigmoid"
 
     def _forward(self, z, y):
         if np.any((y < 0) | (y > 1)):

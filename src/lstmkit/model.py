@@ -14,6 +14,7 @@ from . import metrics as metrics_module
 from . import optim
 from . import tbptt as tbptt_module
 from .layers import Layer
+from .layers.dense import activation_forward
 from .layers.recurrent import Recurrent
 from .progress import EpochProgress
 from .rtrl import OnlineLearner
@@ -21,6 +22,7 @@ from .validation import check_array, first_nonfinite
 
 
 HIGHER_IS_BETTER = ("acc", "exact_match")     # monitored names containing one of these are maximised (mode="auto")
+PROBABILITY_ACTIVATIONS = ("sigmoid", "softmax")    # a last layer ending in one of these outputs probabilities
 
 
 @dataclass
@@ -104,6 +106,7 @@ class Sequential:
                              f"cannot pass on; use return_state=False inside Sequential.")
         if self.input_shape is not None:
             raise ValueError("add layers before the model is built (before the first fit/predict).")
+        _check_output_activation(layer, self.loss, self.metrics)
         self.layers.append(layer)
 
     def build(self, input_shape):
@@ -183,14 +186,22 @@ class Sequential:
     # ---- training ---------------------------------------------------------------------------------------------
     def compile(self, loss="mse", optimizer="adam", metrics=()):
         """Choose the loss (a name or a losses.Loss), the optimizer (a name or an optim.Optimizer) and the metrics
-        reported by fit / evaluate (names from lstmkit.metrics)."""
+        reported by fit / evaluate (names from lstmkit.metrics).
+
+        The cross-entropy losses take logits and apply their link (sigmoid, softmax) themselves, so a last layer
+        that already ends in sigmoid or softmax (Dense(activation=...)) is refused: it would be applied twice.
+        Keep the last Dense linear and call `predict_proba` for probabilities. The accuracy metric reads binary
+        outputs as logits (class 1 where > 0), so it refuses a last sigmoid too."""
         if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
             raise TypeError(f"metrics must be a list of metric names or functions, e.g. metrics=['mae'], got "
                             f"{metrics!r}.")
-        self.loss = losses_module.get(loss)
+        loss = losses_module.get(loss)
+        metrics = [(m if isinstance(m, str) else getattr(m, "__name__", type(m).__name__), metrics_module.get(m))
+                   for m in metrics]
+        if self.layers:
+            _check_output_activation(self.layers[-1], loss, metrics)
+        self.loss, self.metrics = loss, metrics
         self.optimizer = optim.get(optimizer)
-        self.metrics = [(m if isinstance(m, str) else getattr(m, "__name__", type(m).__name__), metrics_module.get(m))
-                        for m in metrics]
         return self
 
     def _require_compiled(self, what):
@@ -484,9 +495,31 @@ class Sequential:
 
     # ---- inference --------------------------------------------------------------------------------------------
     def predict(self, x, batch_size=256):
-        """Outputs for x, computed in batches of `batch_size` (inference mode: no dropout)."""
+        """The last layer's outputs for x, computed in batches of `batch_size` (inference mode: no dropout). For a
+        classifier ending in a linear Dense (the default, what the cross-entropy losses take) these are logits,
+        not probabilities: threshold binary logits at 0, or call `predict_proba`. A last Dense with
+        activation="sigmoid" / "softmax" outputs probabilities."""
         _check_batch_size(batch_size)
         return self._predict(x, batch_size)[0]
+
+    def predict_proba(self, x, batch_size=256):
+        """Probabilities for x: `predict(x)` passed through the link of the loss the model was compiled with,
+        sigmoid for binary_crossentropy (p = P(y = 1), shaped like the output), softmax over the last axis for the
+        categorical cross-entropies (rows sum to 1). A model whose last layer already ends in sigmoid or softmax
+        returns `predict(x)` as it is. A regression loss (mse, mae) has no probabilities: ValueError."""
+        if _output_activation(self.layers[-1] if self.layers else None)[1] in PROBABILITY_ACTIVATIONS:
+            return self.predict(x, batch_size)
+        if self.loss is None:
+            raise ValueError("predict_proba applies the link of the loss the model was trained with (sigmoid for "
+                             "binary_crossentropy, softmax for the categorical cross-entropies), but the model is "
+                             "not compiled (a loaded model is not); call model.compile(loss=...) first, or use "
+                             "predict(x) for the raw outputs.")
+        if self.loss.link is None:
+            name = self.loss.name or type(self.loss).__name__
+            raise ValueError(f"predict_proba turns logits into probabilities, but the model is compiled with "
+                             f"{name!r}, a loss on values, not logits (a regression); use predict(x). For a "
+                             f"classifier, train with binary_crossentropy or a categorical cross-entropy.")
+        return activation_forward(self.predict(x, batch_size), self.loss.link)
 
     def _predict(self, x, batch_size):
         """(outputs, output mask or None) over all of x, in batches."""
@@ -535,6 +568,34 @@ class Sequential:
 def _check_batch_size(batch_size):
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+
+
+def _output_activation(layer):
+    """(the keyword, its value) of the activation that ends `layer`: Dense's `activation`, JordanRNN's
+    `output_activation`; (None, None) for a layer without one (or no layer)."""
+    for attr in ("activation", "output_activation"):
+        if isinstance(getattr(layer, attr, None), str):
+            return attr, getattr(layer, attr)
+    return None, None
+
+
+def _check_output_activation(last, loss, metrics):
+    """Refuse a last layer whose output is already a probability (sigmoid, softmax) under a loss from logits, which
+    would apply its link a second time, or under the accuracy metric, which thresholds logits at 0."""
+    attr, activation = _output_activation(last)
+    if activation not in PROBABILITY_ACTIVATIONS:
+        return
+    kind = type(last).__name__
+    if loss is not None and loss.link is not None:
+        name = loss.name or type(loss).__name__
+        raise ValueError(f"the last layer, {kind}({attr}={activation!r}), outputs probabilities, but the loss "
+                         f"{name!r} takes logits and applies {loss.link} itself, so the probabilities would be "
+                         f"squashed a second time (and train badly). Drop the activation ({kind}(..., {attr}=None)) "
+                         f"and call model.predict_proba(x) for probabilities.")
+    if activation == "sigmoid" and any(fn is metrics_module.accuracy for _, fn in metrics):
+        raise ValueError(f"the accuracy metric reads binary outputs as logits (class 1 where the output is > 0), "
+                         f"but the last layer, {kind}({attr}='sigmoid'), outputs probabilities, all > 0; drop the "
+                         f"activation and train with binary_crossentropy (then predict_proba gives probabilities).")
 
 
 def _check_early_stopping(es):
