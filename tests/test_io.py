@@ -317,13 +317,13 @@ def test_header_field_missing(tmp_path, valid_file):
 MALFORMED = {                                    # id: (edit of the configuration, what the message must name)
     "layers-int": (lambda c: c.update(layers=5), "layers"),
     "layers-null": (lambda c: c.update(layers=None), "layers"),
-    "layers-str": (lambda c: c.update(layers="LSTM"), "layer"),
-    "layers-ints": (lambda c: c.update(layers=[5, 6]), "layer"),
+    "layers-str": (lambda c: c.update(layers="LSTM"), "'layers'"),
+    "layers-ints": (lambda c: c.update(layers=[5, 6]), "layer 0"),
     "layers-empty": (lambda c: c.update(layers=[]), "layers"),
     "no-layers": (lambda c: c.pop("layers"), "layers"),
-    "no-class": (lambda c: c["layers"][0].pop("class"), "class"),
-    "config-list": (lambda c: c["layers"][0].update(config=[3]), "layer"),
-    "config-null": (lambda c: c["layers"][0].update(config=None), "layer"),
+    "no-class": (lambda c: c["layers"][0].pop("class"), "'class'"),
+    "config-list": (lambda c: c["layers"][0].update(config=[3]), "'config'"),
+    "config-null": (lambda c: c["layers"][0].update(config=None), "'config'"),
     "hidden-str": (lambda c: c["layers"][0]["config"].update(hidden_size="3"), "hidden_size"),
     "hidden-neg": (lambda c: c["layers"][0]["config"].update(hidden_size=-1), "hidden_size"),
     "dropout-str": (lambda c: c["layers"][0]["config"].update(dropout="0.5"), "dropout"),
@@ -342,14 +342,15 @@ MALFORMED = {                                    # id: (edit of the configuratio
 
 @pytest.mark.parametrize("case", list(MALFORMED))
 def test_malformed_configuration(tmp_path, valid_file, case):
-    """A configuration of the wrong types is damage too: one ValueError that names the file or the bad field,
+    """A configuration of the wrong types is damage too: one ValueError that names the file and the bad field,
     never a TypeError or IndexError from deep inside model building, nor a bare NumPy message."""
     edit, field = MALFORMED[case]
     path = edit_config(tmp_path, valid_file, edit)
     with pytest.raises(ValueError) as info:
         lk.load(path)
     message = str(info.value)
-    assert path.name in message or re.search(field, message, re.IGNORECASE), message
+    assert path.name in message, message
+    assert re.search(field, message, re.IGNORECASE), message
 
 
 # ---- fuzzing ------------------------------------------------------------------------------------------------------
@@ -359,10 +360,11 @@ def fuzz_dir(tmp_path_factory):
 
 
 def load_or_value_error(path):
-    """lk.load must end in a model or a ValueError; any other exception fails the test."""
+    """lk.load must end in a model or a ValueError naming the file; any other exception fails the test."""
     try:
         model = lk.load(path)
-    except ValueError:
+    except ValueError as err:
+        assert path.name in str(err), str(err)
         return None
     assert isinstance(model, lk.Sequential)
     return model

@@ -96,13 +96,21 @@ def load_model(path):
         raise ValueError(f"{path} has a damaged lstmkit header: 'layers' must be a list of layer descriptions, "
                          f"got {layer_specs!r}.")
     layers = []
-    for spec in layer_specs:
+    for i, spec in enumerate(layer_specs):
+        if not isinstance(spec, dict) or not isinstance(spec.get("class"), str) \
+                or not isinstance(spec.get("config"), dict):
+            raise ValueError(f"{path} has a damaged lstmkit header: layer {i} must be an object with a 'class' "
+                             f"name and a 'config' object, got {spec!r}.")
         try:
             cls = get_class(spec["class"])
             layers.append(cls(**spec["config"]))
-        except (KeyError, TypeError) as err:
-            raise ValueError(f"{path} describes a layer that cannot be rebuilt: {spec!r} ({err}).") from None
-    model = Sequential(layers, seed=seed)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{path} describes a layer that cannot be rebuilt: layer {i} ({spec['class']}): "
+                             f"{err}") from None
+    try:
+        model = Sequential(layers, seed=seed)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path} has a damaged lstmkit header: {err}") from None
     if input_shape is None:
         raise ValueError(f"{path} holds no input shape; it was not written by save_model.")
     if not isinstance(input_shape, list):
