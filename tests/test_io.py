@@ -1,7 +1,10 @@
 """Model files: save/load round trips for every layer type, the safetensors format, atomic overwrites, no pickle,
 and every damaged or foreign file ending in one ValueError (explicit cases plus hypothesis fuzzing of the bytes
-and of the JSON configuration)."""
+and of the JSON configuration). The SHA-256 checksums in the header make every damaged file either refused or, when
+the damage missed everything that is read (say, a space inserted into the header's JSON), loaded with the very
+tensors, configuration and metadata that were saved."""
 
+import hashlib
 import json
 import os
 import re
@@ -10,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from safetensors import safe_open
 from safetensors.numpy import load as load_bytes
@@ -81,9 +84,21 @@ def parts_of(data):
     return load_bytes(data), json.loads(data[8:8 + header_len])["__metadata__"]
 
 
-def write_parts(path, tensors, meta):
+CHECKSUMS = ("tensors_sha256", "config_sha256", "metadata_sha256")
+
+
+def write_parts(path, tensors, meta, sign=True):
+    """Write a model file from its parts; with `sign`, a header that holds checksums gets them recomputed for the
+    new parts, so the file reaches the checks behind the checksum (without, they describe the original file)."""
+    if sign and meta and "tensors_sha256" in meta:
+        meta = dict(meta, **lkio.checksums(tensors, {k: meta[k] for k in ("config", "metadata") if k in meta}))
     save_file(tensors, str(path), metadata=meta)
     return path
+
+
+def data_region(data):
+    """The byte range of safetensors bytes `data` that holds the tensors' values."""
+    return 8 + int.from_bytes(data[:8], "little"), len(data)
 
 
 def expect_error(path, *fragments):
@@ -147,6 +162,7 @@ def test_file_is_valid_safetensors(valid_file):
     for k, v in tensors.items():
         np.testing.assert_array_equal(v, model.parameters()[k])
     assert meta["format"] == "lstmkit" and int(meta["format_version"]) == 1
+    assert set(meta) == {"format", "format_version", "config", "metadata", *CHECKSUMS}
     config = json.loads(meta["config"])
     assert [spec["class"] for spec in config["layers"]] == ["LSTM", "Dense"]
     header_len = int.from_bytes(data[:8], "little")
@@ -154,6 +170,19 @@ def test_file_is_valid_safetensors(valid_file):
     assert header["__metadata__"] == meta
     end = max(entry["data_offsets"][1] for k, entry in header.items() if k != "__metadata__")
     assert len(data) == 8 + header_len + end
+
+
+def test_header_holds_sha256_checksums(valid_file):
+    """The checksum format of the io.py docstring, recomputed here from the file's parts."""
+    tensors, meta = read_parts(valid_file[0])
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        arr = tensors[name]
+        digest.update(json.dumps([name, arr.dtype.str, list(arr.shape)]).encode() + b"\n" + arr.tobytes())
+    assert meta["tensors_sha256"] == digest.hexdigest()
+    assert meta["config_sha256"] == hashlib.sha256(meta["config"].encode()).hexdigest()
+    assert meta["metadata_sha256"] == hashlib.sha256(meta["metadata"].encode()).hexdigest()
+    assert all(re.fullmatch("[0-9a-f]{64}", meta[key]) for key in CHECKSUMS)
 
 
 def test_no_pickle_in_the_package():
@@ -253,6 +282,62 @@ def test_format_version_from_the_future(tmp_path, valid_file):
     tensors, meta = read_parts(valid_file[0])
     meta["format_version"] = "99"
     expect_error(write_parts(tmp_path / "v99.lstmkit", tensors, meta), "99", "upgrade")
+
+
+def test_every_flipped_tensor_byte_is_refused(tmp_path, valid_file):
+    """A damaged weight byte (low bit or sign bit, anywhere in the tensor data) no longer loads as other weights:
+    it is one ValueError that names the file and says it is damaged."""
+    _, data, _, _ = valid_file
+    start, end = data_region(data)
+    path = tmp_path / "flipped.lstmkit"
+    for i in range(start, end):
+        for bit in (0x01, 0x80):
+            damaged = bytearray(data)
+            damaged[i] ^= bit
+            path.write_bytes(bytes(damaged))
+            expect_error(path, "flipped.lstmkit", "damaged", "checksum", "tensors")
+
+
+@pytest.mark.parametrize("key", ["config", "metadata"])
+def test_changed_header_string_is_refused(tmp_path, valid_file, key):
+    """An edit of the configuration or metadata that still parses (here: only its spacing) must match the
+    checksum too."""
+    tensors, meta = read_parts(valid_file[0])
+    meta[key] = json.dumps(json.loads(meta[key]), indent=1)
+    path = write_parts(tmp_path / "edited.lstmkit", tensors, meta, sign=False)
+    expect_error(path, "edited.lstmkit", "damaged", "checksum", repr(key))
+
+
+def test_file_without_checksums_loads(tmp_path, valid_file):
+    """A file written before lstmkit kept checksums (the same header without the *_sha256 entries) still loads:
+    there is nothing to check it against, so even a damaged weight byte goes unnoticed there."""
+    path, data, x, expected = valid_file
+    tensors, meta = read_parts(path)
+    old = {key: value for key, value in meta.items() if key not in CHECKSUMS}
+    model = lk.load(write_parts(tmp_path / "old.lstmkit", tensors, old))
+    np.testing.assert_array_equal(model.predict(x), expected)
+    assert model.metadata == {"window": 20}
+    tensors["1.bias"][0] += 1.0
+    assert lk.load(write_parts(tmp_path / "old-damaged.lstmkit", tensors, old)).parameters()["1.bias"][0] \
+        == tensors["1.bias"][0]
+
+
+@pytest.mark.parametrize("change", ["drop-tensors", "drop-config", "drop-metadata", "rename", "extra"])
+def test_incomplete_or_foreign_checksum_entries_are_refused(tmp_path, valid_file, change):
+    """A header that holds some checksums must hold all of them; an entry no lstmkit file has (a checksum whose
+    name was damaged) is refused too, so damage cannot turn a checked file into an unchecked one."""
+    tensors, meta = read_parts(valid_file[0])
+    if change.startswith("drop-"):
+        del meta[f"{change[5:]}_sha256"]
+        fragment = "but not"
+    elif change == "rename":
+        meta["tensors_sha257"] = meta.pop("tensors_sha256")
+        fragment = "tensors_sha257"
+    else:
+        meta["comment"] = "hello"
+        fragment = "comment"
+    path = write_parts(tmp_path / "header.lstmkit", tensors, meta, sign=False)
+    expect_error(path, "header.lstmkit", "damaged", fragment)
 
 
 def edit_config(tmp_path, valid_file, edit, name="edited.lstmkit"):
@@ -370,8 +455,31 @@ def load_or_value_error(path):
     return model
 
 
+def assert_refused_or_identical(path, damaged):
+    """The damaged file `path` (bytes `damaged`, made from VALID_BYTES) is refused with a ValueError naming it, or
+    it loads with the saved configuration and metadata and every weight byte-identical (same dtype, shape and
+    bytes); the outcome is a hypothesis event (see `pytest --hypothesis-show-statistics`)."""
+    try:
+        model = lk.load(path)
+    except ValueError as err:
+        assert path.name in str(err), str(err)
+        event("refused")
+        return
+    assert isinstance(model, lk.Sequential)
+    _, meta = parts_of(damaged)
+    assert (meta["config"], meta["metadata"]) == (VALID_META["config"], VALID_META["metadata"])
+    assert model.get_config() == VALID_MODEL.get_config() and model.metadata == {"window": 20}
+    got, saved = model.parameters(), VALID_MODEL.parameters()
+    assert got.keys() == saved.keys()
+    for name in saved:
+        assert (got[name].dtype, got[name].shape) == (saved[name].dtype, saved[name].shape), name
+        assert got[name].tobytes() == saved[name].tobytes(), name
+    event("loaded, identical")
+
+
 def mutation(size, header_end):
-    position = st.one_of(st.integers(0, header_end - 1), st.integers(0, size - 1))   # often inside the header
+    position = st.one_of(st.integers(0, header_end - 1), st.integers(header_end, size - 1),    # the header, the
+                         st.integers(0, size - 1))                                            # tensors, anywhere
     return st.one_of(
         st.tuples(st.just("flip"), position, st.integers(1, 255)),
         st.tuples(st.just("set"), position, st.sampled_from(b'0123456789-.,:[]{}"\\ eEnultrf')),
@@ -404,24 +512,25 @@ def damaged_files(draw, data):
     return apply(data, mutations)
 
 
-def _valid_bytes():
+def _valid_model_and_bytes():
     model, _ = built_model("lstm")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.lstmkit"
         model.save(path, metadata={"window": 20})
-        return path.read_bytes()
+        return model, path.read_bytes()
 
 
-VALID_BYTES = _valid_bytes()
+VALID_MODEL, VALID_BYTES = _valid_model_and_bytes()            # the saved model, and its file
+VALID_META = parts_of(VALID_BYTES)[1]
 
 
 @settings(max_examples=400, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(damaged=damaged_files(VALID_BYTES))
-def test_fuzzed_bytes_load_or_raise_value_error(fuzz_dir, damaged):
+def test_fuzzed_bytes_are_refused_or_load_identical(fuzz_dir, damaged):
     path = fuzz_dir / "fuzzed.lstmkit"
     path.write_bytes(damaged)
-    load_or_value_error(path)
+    assert_refused_or_identical(path, damaged)
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 30) | st.floats(-2, 40, allow_nan=False)

@@ -1,7 +1,17 @@
 """Model files: one safetensors file holding the weights as tensors `"<layer index>.<param name>"` and, in its
 JSON header's metadata, the model configuration. Loading parses JSON and raw arrays only (never pickle), so a
-model file cannot run code; every way a file can be wrong ends in one ValueError that says what is wrong."""
+model file cannot run code; every way a file can be wrong ends in one ValueError that says what is wrong.
 
+Integrity: the metadata also holds SHA-256 checksums, each a 64-digit lowercase hex string:
+- `tensors_sha256` over the tensors: for every name in sorted order, the UTF-8 JSON line
+  `["<name>", "<numpy dtype.str>", [<shape>]]` + newline, then the tensor's bytes in C order;
+- `config_sha256` and `metadata_sha256` over the UTF-8 bytes of the `config` and `metadata` strings.
+A file whose header holds checksums must match all of them, so a damaged byte anywhere in a tensor, its name, dtype
+or shape, or in the configuration is refused instead of loading different weights. Files written before lstmkit
+kept checksums (no `*_sha256` field at all) still load: there is nothing to check them against. Training
+checkpoints (checkpoint.py) use the same scheme through `checksums` / `verify_checksums`."""
+
+import hashlib
 import json
 import os
 import tempfile
@@ -20,10 +30,57 @@ def save_model(model, path, metadata=None):
 
     if not model.built:
         raise ValueError("the model has no weights yet; fit it, or call model.build(input_shape), before saving.")
-    header = {"format": FORMAT, "format_version": str(FORMAT_VERSION),
-              "config": json.dumps(model.get_config()), "metadata": json.dumps(metadata or {})}
-    data = save({name: np.ascontiguousarray(to_host(p)) for name, p in model.parameters().items()}, metadata=header)
-    write_atomic(path, data, suffix=".lstmkit")
+    fields = {"config": json.dumps(model.get_config()), "metadata": json.dumps(metadata or {})}
+    tensors = {name: np.ascontiguousarray(to_host(p)) for name, p in model.parameters().items()}
+    header = {"format": FORMAT, "format_version": str(FORMAT_VERSION), **fields, **checksums(tensors, fields)}
+    write_atomic(path, save(tensors, metadata=header), suffix=".lstmkit")
+
+
+def tensors_sha256(tensors):
+    """The SHA-256 (hex) of the dict of arrays `tensors`: per name, in sorted order, the JSON line
+    `["<name>", "<dtype.str>", [<shape>]]` and a newline, then the array's bytes in C order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        arr = tensors[name]
+        digest.update(json.dumps([name, arr.dtype.str, list(arr.shape)]).encode() + b"\n")
+        digest.update(np.ascontiguousarray(arr))
+    return digest.hexdigest()
+
+
+def checksums(tensors, fields):
+    """The checksum entries of a header: `tensors_sha256` over `tensors`, and `<key>_sha256` over the UTF-8 bytes
+    of each string of `fields` (the header's other entries, e.g. {"config": ..., "metadata": ...})."""
+    out = {"tensors_sha256": tensors_sha256(tensors)}
+    out.update({f"{key}_sha256": hashlib.sha256(text.encode()).hexdigest() for key, text in fields.items()})
+    return out
+
+
+def verify_checksums(path, tensors, meta, keys, what="model file"):
+    """Check the checksums in the header `meta` of the file at `path` (a `what`) against its `tensors` and its
+    string entries `keys`. Returns True when they match, False for a file without any checksum (written before
+    lstmkit kept them: nothing to check against). A header that holds some of the checksums but not all, or an
+    entry that no lstmkit file has (a damaged name), or a checksum that does not match is one ValueError that names
+    the file and says it is damaged."""
+    expected = ["tensors_sha256", *(f"{key}_sha256" for key in keys)]
+    unknown = sorted(set(meta) - {"format", "format_version", *keys, *expected})
+    if unknown:
+        raise ValueError(f"{path} is a damaged {what}: its header holds entries that no lstmkit {what} has "
+                         f"({', '.join(map(repr, unknown))}); restore the file from a copy, or write it again.")
+    present = [key for key in expected if key in meta]
+    if not present:
+        return False
+    if len(present) < len(expected):
+        missing = [key for key in expected if key not in meta]
+        raise ValueError(f"{path} is a damaged {what}: its header holds the checksums {present} but not "
+                         f"{missing}; restore the file from a copy, or write it again.")
+    now = checksums(tensors, {key: meta[key] for key in keys if isinstance(meta.get(key), str)})
+    for key in expected:
+        if meta[key] != now.get(key):
+            part = "tensors (weights, names, dtypes, shapes)" if key == "tensors_sha256" else f"{key[:-7]!r} entry"
+            raise ValueError(f"{path} is a damaged {what}: the SHA-256 checksum of its {part} does not match the "
+                             f"one in its header ({key}); the file changed after it was written (disk or transfer "
+                             f"damage, or an edit). Restore it from a copy, or write it again.")
+    return True
 
 
 def write_atomic(path, data, suffix=""):
@@ -76,13 +133,17 @@ def load_model(path):
         raise ValueError(f"{path} is a safetensors file but not an lstmkit model (no lstmkit header).")
     try:
         version = int(meta.get("format_version", ""))
-        config = json.loads(meta["config"])
-        metadata = json.loads(meta.get("metadata", "{}"))
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, TypeError) as err:
         raise ValueError(f"{path} has a damaged lstmkit header ({type(err).__name__}: {err}).") from None
     if version > FORMAT_VERSION:
         raise ValueError(f"{path} was written in model format {version}, newer than this lstmkit reads "
                          f"({FORMAT_VERSION}); upgrade lstmkit.")
+    verify_checksums(path, tensors, meta, ("config", "metadata"))
+    try:
+        config = json.loads(meta["config"])
+        metadata = json.loads(meta.get("metadata", "{}"))
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path} has a damaged lstmkit header ({type(err).__name__}: {err}).") from None
     if isinstance(config, dict) and config.get("model") == "Seq2Seq":
         from .seq2seq import Seq2Seq
         return Seq2Seq.from_config(config, tensors, metadata, path)
