@@ -185,7 +185,6 @@ def test_masking_that_sees_padding_is_accepted(previous):
     Masking().check_input_layer(previous())
 
 
-@pytest.mark.xfail(strict=True, reason="Sequential does not call Masking.check_input_layer yet (needs model.py)")
 def test_sequential_refuses_masking_after_embedding():
     with pytest.raises(ValueError, match="mask_zero=True"):
         lk.Sequential([Embedding(V, E), Masking(), LSTM(H)]).build((7,))

@@ -107,6 +107,8 @@ class Sequential:
         if self.input_shape is not None:
             raise ValueError("add layers before the model is built (before the first fit/predict).")
         _check_output_activation(layer, self.loss, self.metrics)
+        if self.layers:
+            layer.check_input_layer(self.layers[-1])
         self.layers.append(layer)
 
     def build(self, input_shape):

@@ -86,6 +86,10 @@ class Layer:
         """Whether forward takes a (B, T) `mask` of real steps (the recurrent layers do)."""
         return "mask" in inspect.signature(self.forward).parameters
 
+    def check_input_layer(self, previous):
+        """Raise ValueError when this layer cannot take the output of `previous`, the layer before it in a
+        Sequential (every layer can, unless it says otherwise)."""
+
     def output_mask(self, x, mask):
         """The (B, T) mask of this layer's output, given its input x and the input's mask: per-step layers pass it
         on; a layer returning one vector per sequence (return_sequences=False) ends it."""
