@@ -67,7 +67,7 @@ def test_time_distributed_embedding_ids():
     assert layer.takes_indices
     assert layer.forward(ids).shape == (2, 3, 4, 2)
     assert layer.backward(np.ones((2, 3, 4, 2))) is None
-    assert lk.gradcheck(layer, ids).max_error < 1e-8
+    assert lk.gradcheck(layer, ids).passed()                    # per entry: 6.7e-9 measured
 
 
 def test_time_distributed_dense_equals_dense():
@@ -194,13 +194,35 @@ def test_seq2seq_gradient_matches_finite_differences(case):
     assert max(errors.values()) < 1e-6, errors
 
 
-def test_encoder_receives_the_decoders_initial_state_gradient():
-    """With the bridge 'concat' and one direction, dL/d(encoder final state) is exactly decoder.dinitial_state."""
-    model = Seq2Seq(LSTM(3), LSTM(3), src_vocab_size=6, embedding_dim=2, bridge="concat", seed=0)
-    model.value_and_grad(*tiny_batch())
-    dh0, dc0 = model.decoder.dinitial_state
-    assert np.abs(dh0).max() > 0 and np.abs(dc0).max() > 0
-    assert np.abs(model.encoder.grads["weight_hh_l0"]).max() > 0
+def test_encoder_receives_the_decoders_initial_state_gradient(monkeypatch):
+    """With the bridge 'concat' and one direction the decoder starts from the encoder's final states, so
+    dL/d(encoder final state) is decoder.dinitial_state: checked entry by entry against finite differences of
+    the loss in the encoder's final states."""
+    model = Seq2Seq(LSTM(3), LSTM(3), src_vocab_size=6, embedding_dim=2, bridge="concat", seed=0).to("float64")
+    src, tgt = tiny_batch()
+    model.value_and_grad(src, tgt)
+    analytic = [d.copy() for d in model.decoder.dinitial_state]                  # dh0, dc0, each (1, B, H)
+    bridge, nudge = model._bridge_forward, {}
+
+    def nudged_bridge(enc_states):
+        states = [s.copy() for s in enc_states]
+        if nudge:
+            states[nudge["state"]].flat[nudge["j"]] += nudge["eps"]
+        return bridge(tuple(states))
+
+    monkeypatch.setattr(model, "_bridge_forward", nudged_bridge)
+    eps = 1e-6
+    for k, want in enumerate(analytic):
+        numeric = np.zeros_like(want)
+        for j in range(want.size):
+            losses = []
+            for sign in (1, -1):
+                nudge.update(state=k, j=j, eps=sign * eps)
+                losses.append(model.loss(src, tgt))
+            numeric.flat[j] = (losses[0] - losses[1]) / (2 * eps)
+        nudge.clear()
+        assert np.abs(want).max() > 0
+        np.testing.assert_allclose(want, numeric, rtol=1e-6, atol=1e-9)
 
 
 # ---- Seq2Seq: behaviour -----------------------------------------------------------------------------------------
