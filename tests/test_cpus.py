@@ -5,8 +5,10 @@ import multiprocessing as mp
 import os
 import time
 
+import numpy as np
 import pytest
 
+import lstmkit as lk
 from lstmkit import cpus
 
 
@@ -91,3 +93,17 @@ def test_a_spinning_process_is_seen():
 def _spin():
     while True:
         pass
+
+
+def test_fit_trains_on_the_chosen_count(policy, monkeypatch):
+    if cpus.get_blas_threads() is None:
+        pytest.skip("this BLAS has no thread control")
+    readings(monkeypatch, (0.0, 0.0, 0.0), (0.1, 0.2, 0.1))     # another process held one of 2 CPUs
+    model = lk.Sequential([lk.layers.LSTM(4), lk.layers.Dense(1)], seed=0)
+    model.compile(loss="mse", optimizer=lk.optim.Adam())
+    before = cpus.get_blas_threads()
+    try:
+        model.fit(np.zeros((4, 3, 2)), np.zeros((4, 1)), epochs=1, batch_size=4, verbose=0)
+        assert cpus.get_blas_threads() == 1
+    finally:
+        cpus.apply_blas_threads(before)

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import layers, optim
+from . import cpus, layers, optim
 from .backend import to_host
 from .config import check_fields, option
 from .data.ts import CLASSIFICATION_DATASETS, load_ts_dataset, read_ts
@@ -206,6 +206,7 @@ def _fit(model, cfg, train, val, verbose):
     batch_size = min(cfg.batch_size, len(x))
     n_batches = int(np.ceil(len(x) / batch_size))
     history, best, best_weights, waited = History(), np.inf, None, 0
+    cpus.set_for_training()                          # BLAS threads for the CPUs free now
     with EpochProgress(cfg.epochs, n_batches, enabled=bool(verbose)) as progress:
         for epoch in range(cfg.epochs):
             progress.start_epoch(epoch)

@@ -109,3 +109,10 @@ def apply_blas_threads(n):
     if n is not None and blas.set_threads is not None:
         _most()                                           # remember the BLAS's own count before changing it
         blas.set_threads(int(n))
+
+
+def set_for_training(saved=None):
+    """Set the BLAS thread count of a training run starting now: `saved` (the count a resumed run used) or
+    `choose_blas_threads()`. Returns the count in use (None: the BLAS has no thread control)."""
+    apply_blas_threads(saved if saved is not None else choose_blas_threads())
+    return get_blas_threads()
