@@ -7,11 +7,14 @@ and reject `out=` in einsum (CuPy does not support it). They are stricter than C
 array or a NumPy value in an assignment is refused too (CuPy converts those), so code stays explicit about where
 its arrays live. NumPy's functions
 reach them through `__array_ufunc__` / `__array_function__`, as they reach CuPy's. So a code path that runs on
-these arrays and matches the NumPy result does not leave the device silently; what it cannot show is speed or a
-CuPy function that NumPy has and CuPy lacks (tests/test_device.py runs the real thing where a GPU is).
-`ElementwiseKernel` runs a kernel body written in the common subset of C and Python with NumPy.
+these arrays and matches the NumPy result does not leave the device silently; what it cannot show is speed
+(tests/test_device.py runs the real thing where a GPU is). Its namespace, and the NumPy functions and ufuncs that
+reach its arrays, are limited to `CUPY_NAMES`, functions CuPy has, so a NumPy function that CuPy lacks fails here
+too. `ElementwiseKernel` runs a kernel body written in the common subset of C and Python with NumPy, refusing
+what would compute differently in C: integer division, and outputs that share memory with an input.
 """
 
+import ast
 import collections
 import re
 
@@ -26,6 +29,16 @@ each value read back to the host (`.get()`, `float()`, `bool()`, `.item()`), whi
 with COUNTS.clear()."""
 VIEWS = {np.reshape, np.transpose, np.split, np.broadcast_to, np.shape, np.ndim, np.size, np.atleast_1d}
 FREE = {"empty", "empty_like", "asarray", "array", "asnumpy", "ascontiguousarray"}   # (counted where they copy)
+CUPY_NAMES = frozenset("""
+    ndarray ElementwiseKernel asarray array asnumpy ascontiguousarray empty empty_like zeros zeros_like ones full
+    concatenate stack split reshape transpose broadcast_to atleast_1d shape ndim size repeat
+    sum mean all any einsum matmul
+    add subtract multiply divide negative maximum minimum sqrt exp log tanh isfinite
+    equal not_equal greater greater_equal less less_equal
+""".split())
+"""The functions of CuPy's namespace that lstmkit uses, through `xp.name` or a NumPy function or ufunc given device
+arrays (CuPy serves `np.name(a)` with `cupy.name`, and has no answer where that is missing). Any other name fails,
+as it would on a GPU where CuPy lacks it: check https://docs.cupy.dev/en/stable/reference/ before adding one."""
 
 
 class HostArrayError(TypeError):
@@ -43,6 +56,15 @@ def _unwrap(obj):
     if isinstance(obj, dict):
         return {k: _unwrap(v) for k, v in obj.items()}
     return obj
+
+
+def _cupy_name(name, error=TypeError):
+    """name itself if CuPy has it (CUPY_NAMES); else `error` (CuPy's: AttributeError from the module, TypeError from
+    NumPy's dispatch), naming it."""
+    if name in CUPY_NAMES:
+        return name
+    raise error(f"CuPy has no {name!r} as far as the CuPy stand-in knows; if CuPy does provide it, add it to "
+                "fake_device.CUPY_NAMES")
 
 
 def _wrap(obj):
@@ -77,6 +99,7 @@ class DeviceArray(NDArrayOperatorsMixin):
         raise HostArrayError("Implicit conversion to a NumPy array is not allowed; use .get()")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        _cupy_name(ufunc.__name__)
         COUNTS["launch"] += 1
         out = kwargs.get("out")
         result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
@@ -85,6 +108,7 @@ class DeviceArray(NDArrayOperatorsMixin):
         return None if method == "at" else _wrap(result)
 
     def __array_function__(self, func, types, args, kwargs):
+        _cupy_name(".".join([*func.__module__.split(".")[1:], func.__name__]))    # e.g. "linalg.norm"
         if func is np.einsum and "out" in kwargs:
             raise TypeError("einsum: the out argument is not supported (as in CuPy)")
         COUNTS["launch"] += func not in VIEWS
@@ -154,7 +178,14 @@ class ElementwiseKernel:
     """cupy.ElementwiseKernel, evaluated with NumPy. Parameters are `T name` (T: one dtype shared by all); the body
     is statements `[T ]name = expression;` in the common subset of C and Python, run in order on whole arrays
     (every intermediate rounded to T, as in C); outputs, when passed after the inputs, are written in place and
-    must have the inputs' broadcast shape."""
+    must have the inputs' broadcast shape.
+
+    Where the GPU and this evaluation part, the call is refused rather than computed one way: `/` between two
+    integers (integer literals, or T an integer type) truncates in C; and an output sharing memory with an input or
+    another output. CUDA works element by element, in place: an input that is also the output is read through a
+    reference after the body wrote it, two overlapping outputs end as whichever write came last, and CuPy copies an
+    input that merely overlaps an output (a launch the counts would miss), while this evaluation reads every input
+    before it writes. Stricter than CuPy, which accepts all of these."""
 
     STATEMENT = re.compile(r"(?:T\s+)?([A-Za-z_]\w*)\s*=\s*(.+)", re.S)
     EXPRESSION = re.compile(r"(?:[A-Za-z_]\w*|\d+|[-+*/(),\s])+")   # names, integer literals, + - * / ( ) ,
@@ -166,13 +197,35 @@ class ElementwiseKernel:
 
     def __init__(self, in_params, out_params, operation, name):
         self.inputs, self.outputs = self._names(in_params), self._names(out_params)
-        self.statements = []
+        self.name, self.statements, self.divides = name, [], False
         for text in filter(None, (part.strip() for part in operation.split(";"))):
             match = self.STATEMENT.fullmatch(text)
             if match is None or not self.EXPRESSION.fullmatch(match[2]) or "**" in match[2] or "//" in match[2]:
                 raise SyntaxError(f"kernel {name}: {text!r} is not `[T ]name = expression` in C and Python")
             self._check_name(match[1])
-            self.statements.append((match[1], compile(match[2], name, "eval")))
+            tree = ast.parse(match[2].strip(), mode="eval")
+            if self._kind(tree.body) is None:
+                raise SyntaxError(f"kernel {name}: {text!r} divides an integer by an integer (integer division in "
+                                  "C, true division in NumPy); write a T operand, e.g. `x / 2`, or the result")
+            self.divides |= any(isinstance(node, ast.Div) for node in ast.walk(tree))
+            self.statements.append((match[1], compile(tree, name, "eval")))
+
+    @classmethod
+    def _kind(cls, node):
+        """"int" for an expression of integer literals alone, "T" for one with an array value, None for one holding
+        an integer division (both operands "int")."""
+        if isinstance(node, ast.Constant):
+            return "int"
+        if isinstance(node, ast.UnaryOp):
+            return cls._kind(node.operand)
+        if isinstance(node, ast.BinOp):
+            left, right = cls._kind(node.left), cls._kind(node.right)
+            if left is None or right is None or (isinstance(node.op, ast.Div) and left == right == "int"):
+                return None
+            return "int" if left == right == "int" else "T"
+        if isinstance(node, ast.Call):
+            return "T" if all(cls._kind(arg) is not None for arg in node.args) else None
+        return "T"                                                          # a parameter or a T variable
 
     @classmethod
     def _check_name(cls, name):
@@ -191,6 +244,18 @@ class ElementwiseKernel:
             names.append(words[1])
         return names
 
+    def _check_no_overlap(self, data, outs):
+        """Each output shares no element with an input or an earlier output."""
+        arrays = [*((f"input {n}", a) for n, a in zip(self.inputs, data)),
+                  *((f"output {n}", o._data) for n, o in zip(self.outputs, outs))]
+        for k in range(len(self.inputs), len(arrays)):
+            out, o = arrays[k]
+            for other, a in arrays[:k]:
+                if np.shares_memory(o, a):
+                    raise ValueError(f"kernel {self.name}: {out} shares memory with {other}; on the GPU the result "
+                                     "would depend on the order of the element-wise writes (and CuPy copies an "
+                                     "overlapping input first, a launch of its own); pass an output array of its own")
+
     def __call__(self, *args):
         if len(args) not in (len(self.inputs), len(self.inputs) + len(self.outputs)):
             raise TypeError(f"takes {len(self.inputs)} inputs and optionally {len(self.outputs)} outputs, got "
@@ -199,11 +264,15 @@ class ElementwiseKernel:
         dtype = data[0].dtype
         if any(a.dtype != dtype for a in data):
             raise TypeError(f"type T is ambiguous: {sorted({str(a.dtype) for a in data})}")
+        if self.divides and dtype.kind in "iub":
+            raise TypeError(f"kernel {self.name}: T is {dtype}, so its `/` is integer division in C (true division "
+                            "in NumPy); call it with floating-point arrays")
         shape = np.broadcast_shapes(*(a.shape for a in data[:len(self.inputs)]))
         outs = args[len(self.inputs):] or [DeviceArray(np.empty(shape, dtype)) for _ in self.outputs]
         COUNTS["launch"] += 1
         if any(o.shape != shape for o in outs):
             raise ValueError(f"outputs must have the broadcast shape {shape}")
+        self._check_no_overlap(data, outs)
         values = {**self.FUNCTIONS, **{n: np.broadcast_to(a, shape) for n, a in zip(self.inputs, data)}}
         for target, code in self.statements:
             values[target] = np.asarray(eval(code, {"__builtins__": {}}, values), dtype=dtype)
@@ -243,7 +312,7 @@ class FakeCupy:
         return a if result is data else DeviceArray(result)
 
     def __getattr__(self, name):
-        attr = getattr(np, name)
+        attr = getattr(np, _cupy_name(name, AttributeError))
         if isinstance(attr, np.ufunc):
             return _UFunc(attr)
         if isinstance(attr, type) or not callable(attr):

@@ -91,6 +91,50 @@ def test_fake_elementwise_kernel_is_strict():
             fake.ElementwiseKernel(inputs, outputs, body, "bad")
 
 
+def test_fake_elementwise_kernel_refuses_integer_division():
+    """`/` between two integers divides as integers in C (1 / 2 == 0) but not in NumPy: refused, whether the
+    integers are literals or T is an integer type; an integer literal meeting a floating T is fine."""
+    fake = FakeCupy()
+    for body in ("z = x * (1 / 2);", "z = tanh(x + 3 / 2);", "z = x * ((1 + 1) / 2);", "z = x * (-1 / 2);"):
+        with pytest.raises(SyntaxError, match="integer division"):
+            fake.ElementwiseKernel("T x", "T z", body, "halve")
+    halve = fake.ElementwiseKernel("T x", "T z", "z = (x + 1) / 2;", "halve")
+    np.testing.assert_array_equal(halve(fake.asarray(np.float32([2.0]))).get(), np.float32([1.5]))
+    with pytest.raises(TypeError, match="integer division"):
+        halve(fake.asarray(np.array([2], np.int32)))
+
+
+def test_fake_elementwise_kernel_refuses_outputs_sharing_memory():
+    """CUDA runs a kernel element by element, in place: an output that shares memory with an input (or with
+    another output) would be read after it is written, and CuPy silently copies such an input first. Refused;
+    outputs in other parts of the same buffer are fine."""
+    fake = FakeCupy()
+    add = fake.ElementwiseKernel("T x, T y", "T z", "z = x + y;", "add")
+    buf = fake.asarray(np.arange(8.0).reshape(2, 4))
+    one = fake.asarray(np.ones((2, 2)))
+    for x, out in [(buf[:, :2], buf[:, :2]), (buf[:, :2], buf[:, 1:3]), (buf[0], buf.reshape(8)[2:6])]:
+        with pytest.raises(ValueError, match="shares memory with input x"):
+            add(x, one if x.ndim == 2 else fake.ones(4), out)
+    add(buf[:, :2], one, buf[:, 2:])                                  # interleaved rows, no common element
+    np.testing.assert_array_equal(buf.get(), [[0, 1, 1, 2], [4, 5, 5, 6]])
+    split = fake.ElementwiseKernel("T x", "T y, T z", "y = x; z = x;", "split")
+    with pytest.raises(ValueError, match="output z shares memory with output y"):
+        split(one, buf[:, :2], buf[:, 1:3])
+
+
+def test_fake_cupy_has_only_the_functions_cupy_has():
+    """The stand-in's namespace is an allow-list of CuPy functions (the ones lstmkit uses), so a NumPy function
+    that CuPy lacks fails here as on a GPU, through the module and through NumPy's dispatch alike."""
+    fake = FakeCupy()
+    a = fake.zeros((2, 2))
+    for name in ("busday_count", "block", "polyder"):
+        with pytest.raises(AttributeError, match=f"'{name}'"):
+            getattr(fake, name)
+    with pytest.raises(TypeError, match="'block'"):
+        np.block([[a, a]])
+    assert np.concatenate([a, a]).shape == (4, 2) and fake.concatenate([a, a]).shape == (4, 2)
+
+
 def _cuda_source(kernel):
     """`kernel` (cuda_kernels.Pointwise) as CuPy's generated code has it: a loop over the elements with CuPy's own
     `i` and `n` in scope, each input a `const T &`, each output a `T &` into its array, then the body; instantiated
