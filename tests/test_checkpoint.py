@@ -1,8 +1,10 @@
 """Training checkpoints: a resumed run ends bit-identical to an uninterrupted one (stopped between epochs, by a
 KeyboardInterrupt or a real SIGINT inside an epoch, and by SIGKILL of a real `lstmkit train` process), a damaged or
-foreign checkpoint is one ValueError (explicit cases and hypothesis fuzzing), a NaN gradient stops training with
-the last good checkpoint kept, and Ctrl-C saves before it stops."""
+foreign checkpoint is one ValueError (explicit cases and hypothesis fuzzing), a damaged byte is caught by the
+SHA-256 checksums (refused, or resumed from the very tensors and record that were saved), a NaN gradient stops
+training with the last good checkpoint kept, and Ctrl-C saves before it stops."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -21,6 +23,7 @@ from safetensors.numpy import save as save_bytes
 
 import lstmkit as lk
 from lstmkit import checkpoint as ckpt
+from lstmkit.io import checksums
 from lstmkit.cli import main
 from lstmkit.forecast import ForecastConfig, train_forecaster
 from lstmkit.layers import GRU, LSTM, Dense, Dropout
@@ -159,6 +162,14 @@ def test_checkpoint_every_and_the_file(tmp_path, monkeypatch):
     assert {f"model/{k}" for k in m.parameters()} <= names
     assert {f"optimizer/{k}/exp_avg" for k in m.parameters()} <= names
     assert {f"best/{k}" for k in m.parameters()} <= names
+    assert set(meta) == {"format", "format_version", "checkpoint", "tensors_sha256", "checkpoint_sha256"}
+    digest = hashlib.sha256()                                # the checksum format of io.py, recomputed here
+    with safe_open(str(path), "np") as f:
+        for name in sorted(names):
+            arr = f.get_tensor(name)
+            digest.update(json.dumps([name, arr.dtype.str, list(arr.shape)]).encode() + b"\n" + arr.tobytes())
+    assert meta["tensors_sha256"] == digest.hexdigest()
+    assert meta["checkpoint_sha256"] == hashlib.sha256(meta["checkpoint"].encode()).hexdigest()
     body = json.loads(meta["checkpoint"])
     assert body["optimizer"]["class"] == "Adam" and body["optimizer"]["step"] == 25
     assert body["rng"]["shuffle"]["bit_generator"] == "PCG64" and len(body["rng"]["layers"]) == 3
@@ -242,10 +253,16 @@ def write(tmp_path, content):
     return tmp_path
 
 
-def rewrite(content, tensors=None, body=None, meta=None):
-    """The checkpoint `content` with its tensors, JSON body or metadata changed."""
+def header_of(content):
+    """The string metadata of the checkpoint bytes `content`."""
+    return json.loads(content[8:8 + int.from_bytes(content[:8], "little")])["__metadata__"]
+
+
+def rewrite(content, tensors=None, body=None, meta=None, sign=True):
+    """The checkpoint `content` with its tensors, JSON body or metadata changed; with `sign`, a header that holds
+    checksums gets them recomputed, so the change reaches the checks behind the checksum."""
     arrays = load_bytes(content)
-    header = json.loads(content[8:8 + int.from_bytes(content[:8], "little")])["__metadata__"]
+    header = header_of(content)
     record = json.loads(header["checkpoint"])
     if tensors:
         tensors(arrays)
@@ -254,6 +271,8 @@ def rewrite(content, tensors=None, body=None, meta=None):
     header["checkpoint"] = json.dumps(record)
     if meta:
         meta(header)
+    if sign and "tensors_sha256" in header:
+        header.update(checksums(arrays, {"checkpoint": header["checkpoint"]}))
     return save_bytes(arrays, metadata=header)
 
 
@@ -305,6 +324,55 @@ def test_damaged_or_foreign_checkpoint(saved, tmp_path, case, change, message):
         try_resume(tmp_path)
 
 
+def test_flipped_tensor_byte_is_refused(saved, tmp_path):
+    """A damaged byte in any tensor (weights, optimizer state, best weights, sample order: its first, middle and
+    last byte) is refused with one ValueError naming the file, never resumed from as another state."""
+    start = 8 + int.from_bytes(saved[:8], "little")
+    entries = {k: v for k, v in json.loads(saved[8:start]).items() if k != "__metadata__"}
+    assert {"model/2.weight", "optimizer/2.weight/exp_avg", "best/2.weight", "order"} <= set(entries)
+    for name, entry in sorted(entries.items()):
+        begin, end = entry["data_offsets"]
+        for i in sorted({begin, (begin + end) // 2, end - 1}):
+            damaged = bytearray(saved)
+            damaged[start + i] ^= 0x01
+            with pytest.raises(ValueError) as info:
+                try_resume(write(tmp_path, bytes(damaged)))
+            message = str(info.value)
+            assert ckpt.FILENAME in message and "damaged" in message and "checksum" in message, (name, message)
+
+
+def test_edited_record_is_refused(saved, tmp_path):
+    """The JSON record must match its checksum too: here only its spacing changed."""
+    header = header_of(saved)
+    header["checkpoint"] = json.dumps(json.loads(header["checkpoint"]), indent=1)
+    write(tmp_path, save_bytes(load_bytes(saved), metadata=header))
+    with pytest.raises(ValueError, match=r"checkpoint\.safetensors is a damaged checkpoint: the SHA-256 checksum "
+                                         r"of its 'checkpoint' entry does not match"):
+        try_resume(tmp_path)
+
+
+@pytest.mark.parametrize("drop", ["tensors_sha256", "checkpoint_sha256"])
+def test_checkpoint_with_part_of_the_checksums_is_refused(saved, tmp_path, drop):
+    write(tmp_path, rewrite(saved, meta=lambda m: m.pop(drop), sign=False))
+    with pytest.raises(ValueError, match="is a damaged checkpoint: its header holds the checksums .* but not"):
+        try_resume(tmp_path)
+
+
+def test_checkpoint_without_checksums_resumes_identically(saved, tmp_path):
+    """A checkpoint written before lstmkit kept checksums still resumes (nothing to check it against), to the
+    same weights as the checkpoint with them."""
+    old = rewrite(saved, meta=lambda m: [m.pop(k) for k in ("tensors_sha256", "checkpoint_sha256")], sign=False)
+    assert "tensors_sha256" not in header_of(old)
+    x, y = data()
+    runs = []
+    for content, folder in ((saved, tmp_path / "new"), (old, tmp_path / "old")):
+        folder.mkdir()
+        m = net()
+        m.fit(x, y, checkpoint=write(folder, content), resume=True, **{**FIT_LONG, "epochs": 3})
+        runs.append(m)
+    assert_same_weights(*runs)
+
+
 def test_checkpoint_of_another_model_data_or_optimizer(saved, tmp_path):
     write(tmp_path, saved)
     with pytest.raises(ValueError, match="differs from the one that wrote it"):
@@ -318,15 +386,25 @@ def test_checkpoint_of_another_model_data_or_optimizer(saved, tmp_path):
     try_resume(tmp_path, model=net(optimizer=lk.optim.Adam(lr=1e-3)))      # another learning rate is allowed
 
 
-def _resume_or_value_error(folder):
-    """Resume from `folder`: it either works or ends in one ValueError (anything else fails the test); the outcome
-    is a hypothesis event (see `pytest --hypothesis-show-statistics`)."""
+def _resume_or_value_error(folder, content=None, original=None):
+    """Resume from `folder`: it either works or ends in one ValueError naming the folder (anything else fails the
+    test). With `original`, the bytes of an undamaged checkpoint of which the checkpoint in `folder` (bytes
+    `content`) is a damaged copy, a resume must have read the very tensors (names, dtypes, shapes, bytes) and JSON
+    record of `original`. The outcome is a hypothesis event (see `pytest --hypothesis-show-statistics`)."""
     try:
         try_resume(folder)
     except ValueError as err:
+        assert str(folder) in str(err), str(err)
         event(f"ValueError: {str(err).split(': ')[0].split(' (')[0].replace(str(folder), '<dir>')[:60]}")
-    else:
-        event("resumed")
+        return
+    event("resumed")
+    if original is not None:
+        got, want = load_bytes(content), load_bytes(original)
+        assert got.keys() == want.keys()
+        for name in want:
+            assert (got[name].dtype, got[name].shape) == (want[name].dtype, want[name].shape), name
+            assert got[name].tobytes() == want[name].tobytes(), name
+        assert header_of(content)["checkpoint"] == header_of(original)["checkpoint"]
 
 
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True,
@@ -334,13 +412,18 @@ FUZZ = settings(max_examples=300, deadline=None, derandomize=True,
 
 
 @FUZZ
-@given(edits=st.lists(st.tuples(st.sampled_from(["flip", "delete", "insert", "truncate"]),
+@given(edits=st.lists(st.tuples(st.sampled_from(["flip", "flip-tensor", "delete", "insert", "truncate"]),
                                 st.integers(0, 10 ** 6), st.integers(0, 255)), min_size=1, max_size=4))
-def test_fuzzed_checkpoint_bytes_resume_or_raise_value_error(saved, tmp_path, edits):
+def test_fuzzed_checkpoint_bytes_are_refused_or_resume_identical(saved, tmp_path, edits):
+    """Random byte edits anywhere ("flip-tensor": a flip inside the tensor data of the undamaged file): the
+    damaged checkpoint is refused, or resumed from the very tensors and record that were saved."""
     content = bytearray(saved)
+    data_start = 8 + int.from_bytes(saved[:8], "little")
     for op, where, byte in edits:
         i = where % (len(content) + 1)
-        if op == "flip" and i < len(content):
+        if op == "flip-tensor":
+            i = data_start + where % (len(saved) - data_start)
+        if op.startswith("flip") and i < len(content):
             content[i] ^= byte or 1
         elif op == "delete":
             del content[i:i + 1 + byte % 8]
@@ -348,7 +431,7 @@ def test_fuzzed_checkpoint_bytes_resume_or_raise_value_error(saved, tmp_path, ed
             content[i:i] = bytes([byte]) * (1 + byte % 5)
         elif op == "truncate":
             del content[i:]
-    _resume_or_value_error(write(tmp_path, bytes(content)))
+    _resume_or_value_error(write(tmp_path, bytes(content)), bytes(content), original=saved)
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 2 ** 70) | st.floats() | st.text(max_size=5),
@@ -370,8 +453,7 @@ def _paths(node, prefix=()):
 @given(data=st.data())
 def test_fuzzed_checkpoint_record_resumes_or_raises_value_error(saved, tmp_path, data):
     """Replace or delete one value anywhere in the JSON record with random JSON."""
-    header = json.loads(saved[8:8 + int.from_bytes(saved[:8], "little")])["__metadata__"]
-    paths = [p for p in _paths(json.loads(header["checkpoint"])) if p]
+    paths = [p for p in _paths(json.loads(header_of(saved)["checkpoint"])) if p]
     path = data.draw(st.sampled_from(paths))
     value = data.draw(st.just(KeyError) | JSON)
 

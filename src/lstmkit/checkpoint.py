@@ -8,7 +8,10 @@ A checkpoint `<folder>/checkpoint.safetensors` holds
 - in the JSON metadata: the model configuration, the optimizer's class, configuration and step count, the state
   of every random generator (each layer's `rng`, which draws dropout masks, and the model's shuffling generator),
   the position (epoch, next batch, running loss sum), the early-stopping record, the history, and a fingerprint of
-  the fit (samples, batch size, shuffling, a SHA-256 of the data) that a resume must match.
+  the fit (samples, batch size, shuffling, a SHA-256 of the data) that a resume must match;
+- the SHA-256 checksums `tensors_sha256` (of all the tensors) and `checkpoint_sha256` (of the JSON record), as
+  io.py describes for model files: a damaged byte is refused, never resumed from. A checkpoint without them
+  (written before lstmkit kept them) still resumes; one that holds them must match.
 
 Resuming restores all of it, so with the same data a resumed run replays the very batches, dropout masks and
 updates of an uninterrupted one and ends with bit-identical weights. Every way a checkpoint can be wrong (missing,
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backend import device_of, to_device, to_host
-from .io import read_safetensors, write_atomic
+from .io import checksums, read_safetensors, verify_checksums, write_atomic
 
 FILENAME = "checkpoint.safetensors"
 FORMAT = "lstmkit-checkpoint"
@@ -107,7 +110,8 @@ def save_checkpoint(folder, model, state, fit):
         "history": {"history": state.history.history, "epoch": state.history.epoch,
                     "stopped_epoch": state.history.stopped_epoch},
     }
-    header = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "checkpoint": json.dumps(body)}
+    fields = {"checkpoint": json.dumps(body)}
+    header = {"format": FORMAT, "format_version": str(FORMAT_VERSION), **fields, **checksums(tensors, fields)}
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(os.fspath(folder), FILENAME)
     write_atomic(path, save(tensors, metadata=header), suffix=".checkpoint")
@@ -171,12 +175,16 @@ def read_checkpoint(path):
         raise ValueError(f"{path} is a safetensors file but not an lstmkit checkpoint (no {FORMAT} header).")
     try:
         version = int(meta["format_version"])
-        body = json.loads(meta["checkpoint"])
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{path} is a damaged checkpoint: bad header ({type(err).__name__}: {err}).") from None
     if version > FORMAT_VERSION:
         raise ValueError(f"{path} was written in checkpoint format {version}, newer than this lstmkit reads "
                          f"({FORMAT_VERSION}); upgrade lstmkit.")
+    verify_checksums(path, tensors, meta, ("checkpoint",), what="checkpoint")
+    try:
+        body = json.loads(meta["checkpoint"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path} is a damaged checkpoint: bad header ({type(err).__name__}: {err}).") from None
     f = _Fields(path)
     if not isinstance(body, dict):
         f.fail("the record is not a JSON object")
