@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -474,56 +473,99 @@ KILL_RUN = ["--hidden", "8", "--batch-size", "4", "--epochs", "30", "--patience"
 
 
 def _checkpoint_position(folder):
-    try:
-        _, body, _ = ckpt.read_checkpoint(folder)
-    except ValueError:                               # not there yet
-        return None
+    _, body, _ = ckpt.read_checkpoint(folder)
     return body["position"]["epoch"], body["position"]["batch"]
 
 
-def _run_until_checkpoint_then(folder, args, sig, delay):
-    """Start `lstmkit train args`, wait for a checkpoint newer than the one now in `folder`, wait `delay` s more,
-    send `sig`; return (exit status, stderr, position of the checkpoint that triggered the signal)."""
-    before = _checkpoint_position(folder)
-    proc = subprocess.Popen([sys.executable, "-m", "lstmkit.cli", "train", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
+# `lstmkit train` with two hooks: it prints "checkpoint <epoch> <batch>" after each checkpoint it writes, and it
+# pauses (prints "paused", then reads its stdin to the end) at a chosen point: in its N-th training batch
+# (`batch N`), or in its N-th checkpoint write after the temporary file is complete and before it is renamed into
+# place (`write N`). The parent sends its signal, then closes the child's stdin; a signal that lands before the read
+# has begun is no race: the handler has run, and the read ends when stdin closes.
+TRAIN_WITH_HOOKS = """
+import os, sys
+import lstmkit.checkpoint as ckpt
+from lstmkit.cli import main
+from lstmkit.losses import MSE
+
+where, n = sys.argv[1], int(sys.argv[2])
+count = {"batch": 0, "write": 0}
+save, value_and_grad, replace = ckpt.save_checkpoint, MSE.value_and_grad, os.replace
+
+def pause(kind):
+    count[kind] += 1
+    if kind == where and count[kind] == n:
+        print("paused", flush=True)
+        sys.stdin.read()                # a SIGINT meanwhile only sets fit's flag: the batch ends, then it stops
+
+def saving(folder, model, state, fit):
+    path = save(folder, model, state, fit)
+    print("checkpoint", state.epoch, state.batch, flush=True)
+    return path
+
+def training(self, y_pred, y_true):     # fit calls it once per training batch, before the update
+    pause("batch")
+    return value_and_grad(self, y_pred, y_true)
+
+def replacing(src, dst, **kwargs):      # write_atomic's rename of a complete temporary file
+    if os.path.basename(dst) == ckpt.FILENAME:
+        pause("write")
+    return replace(src, dst, **kwargs)
+
+ckpt.save_checkpoint, MSE.value_and_grad, os.replace = saving, training, replacing
+sys.exit(main(["train", *sys.argv[3:]]))
+"""
+
+
+def _train_until_paused_then(args, where, n, sig):
+    """Run `lstmkit train args` (with the hooks above) until it pauses at `where` number `n`, send it `sig`, let it
+    go on (close its stdin); returns (exit status, stderr, [(epoch, batch) of every checkpoint it wrote])."""
+    proc = subprocess.Popen([sys.executable, "-c", TRAIN_WITH_HOOKS, where, str(n), *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    written = []
     try:
-        while (now := _checkpoint_position(folder)) in (None, before):
-            assert proc.poll() is None, f"lstmkit train ended before it was killed: {proc.stderr.read()}"
-            assert time.monotonic() < deadline, "no checkpoint appeared"
-            time.sleep(0.002)
-        time.sleep(delay)
+        for line in proc.stdout:                         # blocks until the child prints: no timer, no polling
+            if line == "paused\n":
+                break
+            if line.startswith("checkpoint "):
+                written.append(tuple(int(v) for v in line.split()[1:]))
+        else:
+            pytest.fail(f"lstmkit train ended before it paused: {proc.communicate()[1]}")
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=120)         # closes the child's stdin: a living child goes on
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    return proc.returncode, err, now
+    written += [tuple(int(v) for v in line.split()[1:]) for line in out.splitlines() if line.startswith("checkpoint ")]
+    return proc.returncode, err, written
 
 
 def test_kill_and_resume_the_command_line_bit_identical(tmp_path):
-    """SIGKILL, Ctrl-C (SIGINT), SIGKILL, each a random 0-20 ms after a new checkpoint appears (18 batches an
-    epoch: mostly inside an epoch), each followed by --resume, the last one to the end: the model file equals the
-    one of an uninterrupted run, weight for weight."""
+    """A real `lstmkit train` (18 batches an epoch, a checkpoint after each epoch), stopped at points the child
+    announces, each followed by --resume: SIGKILL inside batch 14 of epoch 3 (the run goes on from the checkpoint
+    after epoch 2); Ctrl-C (SIGINT) inside batch 5 of epoch 4 (saved after that batch, exit 130); SIGKILL while the
+    checkpoint after epoch 5 is written, its temporary file complete but not yet renamed (the one after epoch 4
+    stays; the resume deletes the leftover). The last resume runs to the end: the model file equals the one of an
+    uninterrupted run, weight for weight."""
     run = tmp_path / "run"
     cfg = ForecastConfig(hidden=8, batch_size=4, epochs=30, patience=1000)
     reference = train_forecaster(cfg, verbose=False)
-    rng = np.random.default_rng(0)
     args = ["--out", str(run), "--quiet", *KILL_RUN]
-    seen = []
-    for sig in (signal.SIGKILL, signal.SIGINT, signal.SIGKILL):
-        status, err, position = _run_until_checkpoint_then(run, args, sig, delay=rng.uniform(0, 0.02))
-        seen.append(position)
+    stops = [(signal.SIGKILL, "batch", 2 * 18 + 14, [(1, 0), (2, 0)], (2, 0)),
+             (signal.SIGINT, "batch", 18 + 5, [(3, 0), (3, 5)], (3, 5)),     # resumed at (2, 0)
+             (signal.SIGKILL, "write", 2, [(4, 0)], (4, 0))]                   # resumed at (3, 5)
+    for sig, where, n, expected_written, expected_position in stops:
+        status, err, written = _train_until_paused_then(args, where, n, sig)
+        assert written == expected_written, err
         if sig == signal.SIGKILL:
             assert status == -signal.SIGKILL
         else:
             assert status == 130, err
             assert err.count("\n") == 1 and "interrupted (checkpoint saved to" in err and "--resume" in err, err
-        assert _checkpoint_position(run) is not None                 # the last good checkpoint is readable
+        assert _checkpoint_position(run) == expected_position            # the last good checkpoint is readable
         args = ["--resume", str(run), "--quiet"]
-    assert seen == sorted(seen) and len(set(seen)) == len(seen)         # every resume made progress
+    assert [name for name in os.listdir(run) if name.startswith(".tmp-")]    # the write that was killed
     assert subprocess.run([sys.executable, "-m", "lstmkit.cli", "train", *args], capture_output=True).returncode == 0
     resumed = lk.load(run / "model.lstmkit")
     assert_same_weights(resumed, reference.model)
