@@ -172,7 +172,8 @@ def test_checkpoint_every_and_the_file(tmp_path, monkeypatch):
     body = json.loads(meta["checkpoint"])
     assert body["optimizer"]["class"] == "Adam" and body["optimizer"]["step"] == 25
     assert body["rng"]["shuffle"]["bit_generator"] == "PCG64" and len(body["rng"]["layers"]) == 3
-    assert body["position"] == {"epoch": 5, "batch": 0, "loss_sum": 0.0, "seen": 0}
+    assert body["position"] == {"epoch": 5, "batch": 0, "loss_sum": 0.0, "seen": 0,
+                                "blas_threads": lk.cpus.get_blas_threads()}
     assert body["fit"]["samples"] == 40 and body["fit"]["batch_size"] == 8
 
 

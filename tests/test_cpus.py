@@ -107,3 +107,23 @@ def test_fit_trains_on_the_chosen_count(policy, monkeypatch):
         assert cpus.get_blas_threads() == 1
     finally:
         cpus.apply_blas_threads(before)
+
+
+def test_a_resumed_run_keeps_the_count_its_checkpoint_recorded(policy, monkeypatch, tmp_path):
+    from lstmkit.checkpoint import read_checkpoint
+    if cpus.get_blas_threads() is None:
+        pytest.skip("this BLAS has no thread control")
+    x, y = np.zeros((4, 3, 2)), np.zeros((4, 1))
+    model = lk.Sequential([lk.layers.LSTM(4), lk.layers.Dense(1)], seed=0)
+    model.compile(loss="mse", optimizer=lk.optim.Adam())
+    before = cpus.get_blas_threads()
+    try:
+        readings(monkeypatch, (0.0, 0.0, 0.0), (0.1, 0.2, 0.1))             # busy: 1 thread
+        model.fit(x, y, epochs=1, batch_size=4, verbose=0, checkpoint=tmp_path)
+        assert read_checkpoint(tmp_path)[1]["position"]["blas_threads"] == 1
+        cpus.apply_blas_threads(2)
+        readings(monkeypatch, (20.0, 0.2, 0.1), (20.1, 0.2, 0.1))           # idle now, but the run goes on as it was
+        model.fit(x, y, epochs=2, batch_size=4, verbose=0, checkpoint=tmp_path, resume=True)
+        assert cpus.get_blas_threads() == 1
+    finally:
+        cpus.apply_blas_threads(before)

@@ -40,7 +40,9 @@ FORMAT_VERSION = 1
 class TrainState:
     """Where a fit stands. `epoch` is the epoch in progress (0-based; = epochs when done), `batch` the number of its
     batches already applied, `order` its sample order (None until drawn), `loss_sum` / `seen` the running training
-    loss of the epoch. `best`, `waited`, `best_weights` are early stopping's record; `history` the History so far.
+    loss of the epoch. `best`, `waited`, `best_weights` are early stopping's record; `history` the History so far;
+    `blas_threads` the BLAS thread count the run computes with (cpus.py; None where the BLAS has no control), which
+    a resumed run keeps, since float32 products round differently on another count.
 
     Two fields are not saved: `rng` is the generators' state at this position while a batch in progress has
     already drawn from them (else None: take the live state), and `updating` is True while an optimizer step and
@@ -54,6 +56,7 @@ class TrainState:
     best: float = math.inf
     waited: int = 0
     best_weights: dict = None
+    blas_threads: int = None
     rng: dict = field(default=None, repr=False)
     updating: bool = field(default=False, repr=False)
 
@@ -104,7 +107,8 @@ def save_checkpoint(folder, model, state, fit):
         "optimizer": {"class": type(model.optimizer).__name__, "config": model.optimizer.get_config(),
                       "step": opt["step"], "slots": {key: sorted(slots) for key, slots in opt["slots"].items()}},
         "rng": state.rng if state.rng is not None else rng_states(model),
-        "position": {"epoch": state.epoch, "batch": state.batch, "loss_sum": state.loss_sum, "seen": state.seen},
+        "position": {"epoch": state.epoch, "batch": state.batch, "loss_sum": state.loss_sum, "seen": state.seen,
+                     "blas_threads": state.blas_threads},
         "early_stopping": {"best": None if math.isinf(state.best) else state.best, "waited": state.waited,
                            "has_best_weights": state.best_weights is not None},
         "history": {"history": state.history.history, "epoch": state.history.epoch,
@@ -231,6 +235,8 @@ def restore_checkpoint(path, model, fit):
     state.batch = f.get(pos, "batch", int, "position", minimum=0)
     state.loss_sum = f.number(pos, "loss_sum", "position")
     state.seen = f.get(pos, "seen", int, "position", minimum=0)
+    if "blas_threads" in pos:                            # absent from checkpoints written before it was recorded
+        state.blas_threads = f.get(pos, "blas_threads", (int, type(None)), "position", minimum=1)
     n_batches = -(-fit["samples"] // fit["batch_size"])
     if state.batch > n_batches:
         f.fail(f"position.batch is {state.batch}, but an epoch has {n_batches} batches")
