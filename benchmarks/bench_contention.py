@@ -6,7 +6,7 @@ PyTorch (issue 17: the goal is at most 1.5x the idle time with one of two cores 
 For each condition (idle, then `--busy` processes spinning in a Python loop) it times an LSTM training step
 (forward + backward of the whole output sequence, float32) of lstmkit with the thread count `cpus.choose_blas_threads`
 picks (the policy `fit` uses), lstmkit with the BLAS's full count, and PyTorch with its default threads; medians
-of `--repeats` interleaved runs. Run it on an otherwise idle machine.
+of `--repeats` runs, each case after a pause (so that no BLAS worker of the case before is still spinning). Run it on an otherwise idle machine.
 """
 
 import argparse
@@ -24,16 +24,17 @@ def _spin():
         pass
 
 
-def _median_ms(fns, repeats, before=None):
-    times = [[] for _ in fns]
+def _median_ms(fn, repeats):
+    """Median wall time of fn() in ms, after a warm-up call and a pause that lets the BLAS workers of the case
+    before go idle (a spinning worker of another thread count would take a core from this one)."""
+    fn()
+    time.sleep(0.5)
+    times = []
     for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            if before is not None:
-                before[i]()
-            start = time.perf_counter()
-            fn()
-            times[i].append(time.perf_counter() - start)
-    return [float(np.median(t)) * 1e3 for t in times]
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1e3
 
 
 def measure(shape, repeats):
@@ -41,20 +42,17 @@ def measure(shape, repeats):
     rng = np.random.default_rng(0)
     layer, _, train = bench._lstmkit_case("lstm", B, T, I, H, rng)
     torch = bench._torch()
-    fns, names = [train, train], ["lstmkit, policy", "lstmkit, fixed"]
     most = cpus._most() or 1
     policy = cpus.choose_blas_threads() or most
-    setup = [lambda: cpus.apply_blas_threads(policy), lambda: cpus.apply_blas_threads(most)]
+    ms = {}
+    for name, threads in (("lstmkit, policy", policy), ("lstmkit, fixed", most)):
+        cpus.apply_blas_threads(threads)
+        ms[name] = _median_ms(train, repeats)
+    cpus.apply_blas_threads(most)
     if torch is not None:
         _, t_train = bench._torch_case(torch, layer, "lstm", (B, T, I), rng)
-        fns.append(t_train)
-        names.append(f"torch ({torch.get_num_threads()} threads)")
-        setup.append(lambda: cpus.apply_blas_threads(most))
-    for fn in fns:
-        fn()
-    ms = _median_ms(fns, repeats, setup)
-    cpus.apply_blas_threads(most)
-    return dict(zip(names, ms)), policy, most
+        ms[f"torch ({torch.get_num_threads()} threads)"] = _median_ms(t_train, repeats)
+    return ms, policy, most
 
 
 def main():

@@ -37,7 +37,7 @@ def test_busy_elsewhere_subtracts_this_process():
 
 
 def test_choose_measures_and_then_reuses_the_last_reading(policy, monkeypatch):
-    readings(monkeypatch, (0.0, 0.0, 0.0), (0.1, 0.2, 0.1), (5.0, 5.1, 5.0))
+    readings(monkeypatch, (0.0, 0.0, 0.0), (0.1, 0.2, 0.1), (0.6, 0.7, 0.6))
     assert cpus.choose_blas_threads() == 1          # first call: waits SAMPLE_S, another process held 1 CPU
     assert cpus.choose_blas_threads() == 2          # second: since the last reading, only this process ran
 
@@ -127,3 +127,9 @@ def test_a_resumed_run_keeps_the_count_its_checkpoint_recorded(policy, monkeypat
         assert cpus.get_blas_threads() == 1
     finally:
         cpus.apply_blas_threads(before)
+
+
+def test_an_old_reading_is_not_averaged_over(policy, monkeypatch):
+    readings(monkeypatch, (0.0, 0.0, 0.0), (0.1, 0.1, 0.1), (30.0, 30.0, 29.9), (30.1, 30.2, 29.9))
+    assert cpus.choose_blas_threads() == 2          # idle
+    assert cpus.choose_blas_threads() == 1          # 30 s later: measured afresh, another process holds a CPU

@@ -21,8 +21,8 @@ import time
 from .blas import library
 from .validation import check_positive_int
 
-SAMPLE_S = 0.05              # the shortest interval worth measuring (5 ticks of a 100 Hz clock)
-RECENT_S = 10.0              # an older previous reading is stale: measure afresh
+SAMPLE_S = 0.1               # the shortest interval worth measuring (10 ticks of a 100 Hz clock)
+RECENT_S = 1.0               # an older previous reading would average over a load that may have changed
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _state = {"most": None, "fixed": None, "reading": None}
 
