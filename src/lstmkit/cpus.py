@@ -17,6 +17,7 @@ Linux) or the BLAS has no thread control, the count stays as it is.
 
 import os
 import time
+from contextlib import contextmanager
 
 from .blas import library
 from .validation import check_positive_int
@@ -24,6 +25,9 @@ from .validation import check_positive_int
 SAMPLE_S = 0.1               # the shortest interval worth measuring (10 ticks of a 100 Hz clock)
 RECENT_S = 1.0               # an older previous reading would average over a load that may have changed
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# what a BLAS (and lstmkit) reads its thread count from, when NumPy loads
+BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "LSTMKIT_NUM_THREADS", "LSTMKIT_BLAS_THREADS")
 _state = {"most": None, "fixed": None, "reading": None}
 
 
@@ -116,3 +120,19 @@ def set_for_training(saved=None):
     `choose_blas_threads()`. Returns the count in use (None: the BLAS has no thread control)."""
     apply_blas_threads(saved if saved is not None else choose_blas_threads())
     return get_blas_threads()
+
+
+@contextmanager
+def one_thread_blas():
+    """Set the thread variables of BLAS_THREAD_VARS to 1 in os.environ for the duration, so that worker processes
+    spawned meanwhile (whose runs are the parallelism) compute on one thread each; restores them afterwards."""
+    saved = {name: os.environ.get(name) for name in BLAS_THREAD_VARS}
+    os.environ.update({name: "1" for name in BLAS_THREAD_VARS})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

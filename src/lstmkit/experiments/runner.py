@@ -22,19 +22,17 @@ import os
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
 from .. import layers, optim
+from ..cpus import one_thread_blas
 from ..model import Sequential
 from .tasks import generate, get_task
 
 CELLS = {"rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
 CELL_COST = {"rnn": 1, "gru": 3, "lstm": 4}          # rough relative cost of a step, to start long runs first
-BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "LSTMKIT_NUM_THREADS")
 
 
 def _opt(default, help):
@@ -138,22 +136,6 @@ def _run_job(job):
     return run_one(*job)
 
 
-@contextmanager
-def _one_thread_blas():
-    """Set the BLAS thread variables to 1 in os.environ for the duration (processes spawned meanwhile inherit
-    them), restoring the previous values afterwards."""
-    saved = {name: os.environ.get(name) for name in BLAS_THREAD_VARS}
-    os.environ.update({name: "1" for name in BLAS_THREAD_VARS})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def grid_jobs(task, cells, lengths, seeds, config=RunConfig()):
     """The runs of the grid, in grid order (cell, then length, then seed), as plain tuples."""
     check_grid(task, cells, lengths, seeds)
@@ -202,7 +184,7 @@ def _run_on_processes(jobs, order, workers, on_result):
     results = {}
     pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"))
     try:
-        with _one_thread_blas():                  # the workers start during submit and keep this environment
+        with one_thread_blas():                  # the workers start during submit and keep this environment
             futures = {pool.submit(_run_job, jobs[i]): i for i in order}
         for future in as_completed(futures):
             results[futures[future]] = future.result()
