@@ -342,8 +342,6 @@ def test_pinball_is_smallest_at_the_sample_quantile():
             assert loss(np.tile(best, (len(y), 1)), y) < loss(np.tile(moved, (len(y), 1)), y)
 
 
-@pytest.mark.xfail(strict=True, reason="Sequential._check_xy checks y with losses.match_target (y shaped like the "
-                   "output) instead of self.loss.target; model.py needs that one-line change (issue 14)")
 def test_pinball_trains_a_model_whose_interval_covers_the_nominal_share():
     """y = x + N(0, 1): a Dense(3) trained with quantiles (0.1, 0.5, 0.9) should learn x - 1.28, x, x + 1.28, and
     its 0.1-0.9 band should hold about 80% of fresh data."""

@@ -271,7 +271,7 @@ class Sequential:
                              f"{len(y) if y.ndim else 'a scalar'}.")
         output = np.broadcast_to(np.zeros((), self.layers[-1].dtype), (len(y),) + tuple(out_shape))  # no memory
         try:
-            labels = losses_module.match_target(output, y, sparse=sparse)
+            labels = self.loss.target(output, y)
             if sparse:
                 losses_module.check_labels(labels, out_shape[-1])
         except ValueError as err:
