@@ -186,9 +186,9 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_api_raises_the_same_message_as_a_value_error(tmp_path):
     with pytest.raises(ValueError, match="no such file"):
         train_forecaster(ForecastConfig(data=str(tmp_path / "nope.csv")), verbose=False)
-    with pytest.raises(ValueError, match="--no-log"):
-        train_forecaster(ForecastConfig(), series=lk.data.Series(np.linspace(-1, 1, 144), None, "v", "test"),
-                         verbose=False)
+    with pytest.raises(ValueError, match="--no-log"):                  # log forced on; auto would take no log
+        train_forecaster(ForecastConfig(log=True),
+                         series=lk.data.Series(np.linspace(-1, 1, 144), None, "v", "test"), verbose=False)
 
 
 def test_bench_times_both_libraries(capsys):

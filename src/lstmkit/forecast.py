@@ -7,6 +7,13 @@ as the airline passengers becomes additive); with `season` s > 0 the network see
 `horizon` values; a forecast is mapped back by `f(y_t) = z_t + f(y_{t-s})`, using forecasts for f(y_{t-s}) when
 the forecast reaches beyond one season. `z` is standardised with statistics of the training part.
 
+Settings left at "auto" (the defaults) are chosen from the series before anything is fitted (`resolve_config`):
+log when every value is > 0; the season from the dates' step (monthly 12, quarterly 4, weekly 52, daily 7,
+hourly 24, yearly 0) when the part before the test holds at least 3 seasons, else, without a recognised step, from
+the autocorrelation of that part of f(y) (`season_from_acf`); test_size min(36, n // 4), val_size min(12, n // 8),
+window min(12, half of the values before the validation part less season and horizon). The airline series gets
+log, season 12, 36, 12 and 12: the settings it had as fixed defaults.
+
 Test points are forecast from a rolling origin: the origin starts at the last value before the test part and
 moves `horizon` steps at a time, each forecast made from the true values up to its origin (with horizon 1: every
 test value is forecast from the true values before it).
@@ -15,12 +22,14 @@ test value is forecast from the true values before it).
 import os
 import time
 from dataclasses import asdict, dataclass, replace
+from datetime import timedelta
+from typing import NamedTuple
 
 import numpy as np
 
 from . import layers, optim
 from .backend import DEVICES
-from .config import check_fields, option
+from .config import check_fields, is_auto, option
 from .data import (
     StandardScaler,
     load_csv,
@@ -28,6 +37,7 @@ from .data import (
     scaler_from_dict,
     sliding_windows,
 )
+from .data.dates import date_step
 from .model import EarlyStopping, Sequential
 
 CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
@@ -44,13 +54,16 @@ class ForecastConfig:
     hidden: int = option(32, "hidden units per layer")
     layers: int = option(1, "stacked recurrent layers")
     bidirectional: bool = option(False, "run each recurrent layer in both directions")
-    window: int = option(12, "past steps the network sees")
+    window: int = option("auto", "past steps the network sees; auto: 12, fewer when the series is short")
     horizon: int = option(1, "future steps forecast at once")
-    test_size: int = option(36, "last values held out for the test")
-    val_size: int = option(12, "values before the test part used for early stopping")
-    season: int = option(12, "seasonal period: the network models f(y_t) - f(y_{t-season}); 0 turns it off; "
-                           "the seasonal-naive baseline is y_t = y_{t-season} (12 when off)")
-    log: bool = option(True, "model log(y) (needs positive values); --no-log models y itself")
+    test_size: int = option("auto", "last values held out for the test; auto: min(36, n // 4) of n values")
+    val_size: int = option("auto", "values before the test part used for early stopping; auto: min(12, n // 8)")
+    season: int = option("auto", "seasonal period: the network models f(y_t) - f(y_{t-season}); 0 turns it off; "
+                               "the seasonal-naive baseline is y_t = y_{t-season} (12 when off); auto: from the "
+                               "dates' step (monthly 12, quarterly 4, weekly 52, daily 7, yearly 0), else from the "
+                               "autocorrelation")
+    log: bool = option("auto", "model log(y) (needs positive values); no: y itself; auto: yes when every value "
+                               "is > 0")
     epochs: int = option(300, "maximum training epochs")
     patience: int = option(50, "stop after this many epochs without a better validation loss")
     batch_size: int = option(16, "mini-batch size")
@@ -67,7 +80,8 @@ class ForecastConfig:
     def validate(self):
         check_fields(self, ("hidden", "layers", "window", "horizon", "test_size", "epochs", "batch_size",
                             "patience"))
-        if self.season < 0 or self.val_size < 0 or self.checkpoint_every < 0:
+        if any(not is_auto(self, name) and getattr(self, name) < 0
+               for name in ("season", "val_size", "checkpoint_every")):
             raise ValueError("season, val_size and checkpoint_every must be >= 0.")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be positive, got {self.lr}.")
@@ -146,24 +160,117 @@ def load_series(cfg):
     return load_csv(cfg.data, column=cfg.column, fill=cfg.fill)
 
 
-def train_forecaster(cfg, series=None, verbose=True, checkpoint=None, resume=False):
-    """Run the whole job of the module docstring; returns a ForecastRun. Nothing is written to disk unless
+# the season of a regular date step: calendar steps in months, fixed spans
+MONTHLY_SEASONS = {1: ("monthly", 12), 2: ("two-monthly", 6), 3: ("quarterly", 4), 4: ("four-monthly", 3),
+                   6: ("half-yearly", 2)}
+SPAN_SEASONS = {timedelta(hours=1): ("hourly", 24), timedelta(days=1): ("daily", 7), timedelta(days=7): ("weekly", 52)}
+
+
+def season_from_dates(dates, n):
+    """(season, reason) from the step of `dates`, or None when they have no step of the tables above. A season
+    that `n` values (the part before the test) hold fewer than 3 times is turned off."""
+    step = date_step(dates)
+    if step is None:
+        return None
+    if step.months and step.months % 12 == 0:
+        return 0, "yearly dates" if step.months == 12 else f"dates {step.months} months apart"
+    name, season = (MONTHLY_SEASONS if step.months else SPAN_SEASONS).get(step.months or step.span, (None, 0))
+    if name is None:
+        return None
+    if n < 3 * season:
+        return 0, f"{name} dates, but {n} values before the test part hold fewer than 3 seasons of {season}"
+    return season, f"{name} dates"
+
+
+def season_from_acf(fy):
+    """(season, reason) from the autocorrelation r_k of `fy` (m values) less its least-squares line, over the lags
+    k = 2 .. K = min(m/3, 60): the highest local peak (r_k > r_{k-1}, r_k >= r_{k+1}) above the white-noise bound
+    z / sqrt(m), or the shortest such peak that divides it (a season of 12 peaks at 24 and 36 too); 0 when no
+    peak clears the bound. z = Phi^-1(1 - 0.1 / (K - 1)) makes it a 10% test of all K - 1 lags together: the
+    one-lag bound 1.645 / sqrt(m) is cleared somewhere in most pure-noise series. Removing the line keeps a trend
+    from correlating every lag (first differences would, but they bury a smooth season in amplified noise)."""
+    from statistics import NormalDist
+
+    m = len(fy)
+    max_lag = min(m // 3, 60)
+    t = np.arange(m)
+    d = fy - np.polyval(np.polyfit(t, fy, 1), t) if m >= 2 else np.zeros(m)
+    d = d - d.mean() if m else d
+    energy = float(d @ d)
+    if max_lag < 2 or energy <= 1e-12 * max(float(fy @ fy), 1e-300):
+        return 0, f"{m} values are too few or too regular for an autocorrelation"
+    r = np.array([d[:m - k] @ d[k:] for k in range(max_lag + 2)]) / energy           # r[k], k = 0 .. max_lag+1
+    bound = NormalDist().inv_cdf(1 - 0.1 / (max_lag - 1)) / np.sqrt(m)
+    peaks = [k for k in range(2, max_lag + 1) if r[k] > r[k - 1] and r[k] >= r[k + 1] and r[k] > bound]
+    if not peaks:
+        return 0, f"no autocorrelation peak above {bound:.2f} at lags 2..{max_lag}"
+    highest = max(peaks, key=lambda k: r[k])
+    k = min(j for j in peaks if highest % j == 0)
+    return k, f"autocorrelation {r[k]:.2f} at lag {k}"
+
+
+class Resolved(NamedTuple):
+    """`config` with no setting left at "auto", and `summary`: one line saying what was chosen and why."""
+    config: ForecastConfig
+    summary: str
+
+
+def resolve_config(cfg, series):
+    """Choose every "auto" setting of `cfg` from `series` by the rules of the module docstring."""
+    y, n, h = series.values, len(series.values), cfg.horizon
+    sized = [name for name in ("test_size", "val_size", "window") if is_auto(cfg, name)]
+    test_size = max(1, min(36, n // 4)) if is_auto(cfg, "test_size") else cfg.test_size
+    val_size = min(12, n // 8) if is_auto(cfg, "val_size") else cfg.val_size
+
+    if is_auto(cfg, "log"):
+        log, why_log = bool(np.all(y > 0)), ("all values > 0" if np.all(y > 0) else
+                                             f"{int(np.sum(y <= 0))} of {n} values <= 0")
+    else:
+        log, why_log = cfg.log, "given"
+        if log and np.any(y <= 0):
+            raise ValueError(f"the series has {int(np.sum(y <= 0))} values <= 0, so log cannot be taken; rerun "
+                             f"with --log auto or --no-log.")
+
+    known = max(n - test_size, 0)                                 # the part before the test
+    if is_auto(cfg, "season"):
+        season, why_season = (season_from_dates(series.dates, known)
+                              or season_from_acf(Transform(log, 0).f(y[:known])))
+    else:
+        season, why_season = cfg.season, "given"
+
+    window = cfg.window
+    if is_auto(cfg, "window"):
+        window = max(1, min(12, (known - val_size - season - h) // 2))
+    sizes = f"test_size {test_size}, val_size {val_size}, window {window}"
+    if sized:
+        sizes += f" ({'all' if len(sized) == 3 else ', '.join(sized)} chosen for {n} values)"
+    resolved = replace(cfg, log=log, season=season, test_size=test_size, val_size=val_size, window=window)
+    return Resolved(resolved.validate(), f"log: {'yes' if log else 'no'} ({why_log}); season: {season} "
+                                         f"({why_season}); {sizes}")
+
+
+def train_forecaster(cfg, series=None, verbose=True, checkpoint=None, resume=False, on_settings=None):
+    """Run the whole job of the module docstring; returns a ForecastRun. Settings left at "auto" are chosen
+    first (`resolve_config`); `on_settings`, when given, is called with the line that says what was chosen
+    before training starts, and the run's config holds the chosen values. Nothing is written to disk unless
     `checkpoint` names a run folder: then its config.json and, every `cfg.checkpoint_every` epochs, the training
     checkpoint go there, and `resume=True` continues the run from that checkpoint (see `resume_config`)."""
     cfg.validate()
     series = load_series(cfg) if series is None else series
+    cfg, settings = resolve_config(cfg, series)
+    if on_settings is not None:
+        on_settings(settings)
     y = series.values
     n, s, w, h = len(y), cfg.season, cfg.window, cfg.horizon
     test_start = n - cfg.test_size
     val_start = test_start - cfg.val_size
     baseline_lag = s or 12
-    if cfg.log and np.any(y <= 0):
-        raise ValueError("the series has values <= 0, so log cannot be taken; rerun with --no-log.")
-    min_train = s + w + h + max(cfg.batch_size, 8)
+    min_train = s + w + h + 7                                    # 8 training windows (the batch size is capped)
     if val_start < min_train or test_start <= baseline_lag:
         raise ValueError(f"the series has {n} values: too short for test_size={cfg.test_size}, "
                          f"val_size={cfg.val_size}, window={w}, horizon={h}, season={s} (the training part needs "
-                         f"at least {min_train} values); use a longer series or smaller settings.")
+                         f"at least {min_train} values, and the test part must start after value {baseline_lag}); "
+                         f"use a longer series or lower --test-size, --val-size, --window or --season.")
 
     fy = Transform(cfg.log, s).f(y)
     transform = Transform(cfg.log, s)
@@ -204,7 +311,8 @@ def train_forecaster(cfg, series=None, verbose=True, checkpoint=None, resume=Fal
                "baseline": f"seasonal naive y[t] = y[t-{baseline_lag}]", "persistence": "y[t] = y[t-1]",
                "epochs_run": len(history.epoch), "stopped_early": history.stopped_epoch is not None,
                "train_seconds": round(train_seconds, 3),
-               "parameters": model.count_params(), "series": series.source, "column": series.name}
+               "parameters": model.count_params(), "series": series.source, "column": series.name,
+               "settings": settings}
     return ForecastRun(cfg, model, history.history, series.dates, y, test_start, test_forecast, metrics, transform)
 
 

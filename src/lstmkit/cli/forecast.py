@@ -40,7 +40,7 @@ def cmd_train(args):
         out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
     try:
         run = train_forecaster(cfg, verbose=not args.quiet, checkpoint=out if cfg.checkpoint_every else None,
-                               resume=bool(args.resume))
+                               resume=bool(args.resume), on_settings=print)
     except KeyboardInterrupt as err:
         saved = f" ({err})" if str(err) else ""
         hint = f"; continue with: lstmkit train --resume {out}" if saved else ""
