@@ -13,12 +13,13 @@ from . import (
     experiment,
     export,
     forecast,
+    forecast_global,
     inspect,
     textgen,
     tools,
 )
 
-COMMAND_MODULES = (forecast, classify, textgen, inspect, experiment, classic, export, tools, bench)
+COMMAND_MODULES = (forecast, forecast_global, classify, textgen, inspect, experiment, classic, export, tools, bench)
 
 
 def build_parser():
@@ -38,7 +39,7 @@ def main(argv=None):
         return 2
     try:
         return args.func(args) or 0
-    except (ValueError, TypeError, FloatingPointError, OSError, DeviceError) as err:
+    except (ValueError, TypeError, FloatingPointError, OSError, DeviceError, ImportError) as err:
         if args.debug:
             raise
         print(f"lstmkit {args.command}: error: {err}", file=sys.stderr)
