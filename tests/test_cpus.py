@@ -95,7 +95,8 @@ def _spin():
         pass
 
 
-def test_fit_trains_on_the_chosen_count(policy, monkeypatch):
+def test_fit_trains_on_the_chosen_count_and_restores_the_count_after(policy, monkeypatch, tmp_path):
+    from lstmkit.checkpoint import read_checkpoint
     if cpus.get_blas_threads() is None:
         pytest.skip("this BLAS has no thread control")
     readings(monkeypatch, (0.0, 0.0, 0.0), (0.1, 0.2, 0.1))     # another process held one of 2 CPUs
@@ -103,8 +104,10 @@ def test_fit_trains_on_the_chosen_count(policy, monkeypatch):
     model.compile(loss="mse", optimizer=lk.optim.Adam())
     before = cpus.get_blas_threads()
     try:
-        model.fit(np.zeros((4, 3, 2)), np.zeros((4, 1)), epochs=1, batch_size=4, verbose=0)
-        assert cpus.get_blas_threads() == 1
+        cpus.apply_blas_threads(2)
+        model.fit(np.zeros((4, 3, 2)), np.zeros((4, 1)), epochs=1, batch_size=4, verbose=0, checkpoint=tmp_path)
+        assert read_checkpoint(tmp_path)[1]["position"]["blas_threads"] == 1          # trained on 1 thread
+        assert cpus.get_blas_threads() == 2                                            # and gave the 2 back
     finally:
         cpus.apply_blas_threads(before)
 
@@ -118,13 +121,13 @@ def test_a_resumed_run_keeps_the_count_its_checkpoint_recorded(policy, monkeypat
     model.compile(loss="mse", optimizer=lk.optim.Adam())
     before = cpus.get_blas_threads()
     try:
+        cpus.apply_blas_threads(2)
         readings(monkeypatch, (0.0, 0.0, 0.0), (0.1, 0.2, 0.1))             # busy: 1 thread
         model.fit(x, y, epochs=1, batch_size=4, verbose=0, checkpoint=tmp_path)
-        assert read_checkpoint(tmp_path)[1]["position"]["blas_threads"] == 1
-        cpus.apply_blas_threads(2)
         readings(monkeypatch, (20.0, 0.2, 0.1), (20.1, 0.2, 0.1))           # idle now, but the run goes on as it was
         model.fit(x, y, epochs=2, batch_size=4, verbose=0, checkpoint=tmp_path, resume=True)
-        assert cpus.get_blas_threads() == 1
+        assert read_checkpoint(tmp_path)[1]["position"] == {"epoch": 2, "batch": 0, "loss_sum": 0.0, "seen": 0,
+                                                            "blas_threads": 1}
     finally:
         cpus.apply_blas_threads(before)
 

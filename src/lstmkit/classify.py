@@ -206,8 +206,7 @@ def _fit(model, cfg, train, val, verbose):
     batch_size = min(cfg.batch_size, len(x))
     n_batches = int(np.ceil(len(x) / batch_size))
     history, best, best_weights, waited = History(), np.inf, None, 0
-    cpus.set_for_training()                          # BLAS threads for the CPUs free now
-    with EpochProgress(cfg.epochs, n_batches, enabled=bool(verbose)) as progress:
+    with cpus.training_threads(), EpochProgress(cfg.epochs, n_batches, enabled=bool(verbose)) as progress:
         for epoch in range(cfg.epochs):
             progress.start_epoch(epoch)
             order, total, correct = rng.permutation(len(x)), 0.0, 0

@@ -115,11 +115,17 @@ def apply_blas_threads(n):
         blas.set_threads(int(n))
 
 
-def set_for_training(saved=None):
-    """Set the BLAS thread count of a training run starting now: `saved` (the count a resumed run used) or
-    `choose_blas_threads()`. Returns the count in use (None: the BLAS has no thread control)."""
+@contextmanager
+def training_threads(saved=None):
+    """The BLAS thread count of a training run, for its duration: `saved` (the count a resumed run used) or
+    `choose_blas_threads()`; yields the count in use (None: the BLAS has no thread control) and restores the
+    count it found afterwards, so that what runs after `fit` (predict, the user's NumPy) is not held to it."""
+    before = get_blas_threads()
     apply_blas_threads(saved if saved is not None else choose_blas_threads())
-    return get_blas_threads()
+    try:
+        yield get_blas_threads()
+    finally:
+        apply_blas_threads(before)
 
 
 @contextmanager

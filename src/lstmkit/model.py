@@ -417,8 +417,8 @@ class Sequential:
                                   ckpt.fingerprint(x, y, validation_data, batch_size, shuffle))
         state = saver.restore(self) if resume else ckpt.TrainState(history=History())
         n_batches = int(np.ceil(len(x) / batch_size))
-        state.blas_threads = cpus.set_for_training(state.blas_threads)     # a resumed run's, or the CPUs free now
-        with EpochProgress(epochs, n_batches, enabled=bool(verbose)) as progress, \
+        with cpus.training_threads(state.blas_threads) as state.blas_threads, \
+                EpochProgress(epochs, n_batches, enabled=bool(verbose)) as progress, \
                 ckpt.DeferredInterrupt(enabled=saver is not None) as interrupt:
             try:
                 self._train(x, y, state, epochs, batch_size, shuffle, validation_data, early_stopping, saver,

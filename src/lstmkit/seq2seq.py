@@ -400,8 +400,7 @@ class Seq2Seq:
 
         history, best, best_weights, waited = History(), np.inf, None, 0
         n_batches = -(-len(src) // batch_size)
-        cpus.set_for_training()                          # BLAS threads for the CPUs free now
-        with EpochProgress(epochs, n_batches, enabled=bool(verbose)) as progress:
+        with cpus.training_threads(), EpochProgress(epochs, n_batches, enabled=bool(verbose)) as progress:
             for epoch in range(epochs):
                 order = self._shuffle_rng.permutation(len(src)) if shuffle else np.arange(len(src))
                 total, seen = 0.0, 0
