@@ -2,16 +2,17 @@
 
 Every per-step GEMM of a sweep is split across the BLAS threads, and the step waits for the slowest part. When
 another process holds one of the cores, the BLAS thread on that core gets a share of it only at the scheduler's
-time-slice granularity, and every step waits for it: a training step then takes 3-4x its idle time (PyTorch the
-same). One thread fewer than the busy cores avoids the wait.
+time-slice granularity, and every step waits for it (PyTorch's the same). Leaving the busy cores out of the
+pool avoids the wait (benchmarks/bench_contention.py measures it).
 
 `choose_blas_threads()` measures, from the per-CPU counters of /proc/stat, how many of this process's CPUs other
 processes kept busy (`busy CPU time of those CPUs - this process's own CPU time`, over the last interval) and
 returns `most - round(busy)`, at least 1, where `most` is the BLAS's own count when lstmkit first asked (which
-OPENBLAS_NUM_THREADS and friends set). `fit` applies it at its start and keeps it for the whole run; a checkpoint
-records it, and a resumed run uses the recorded count. float32 GEMMs round differently on different thread
-counts (NumPy's OpenBLAS), so the count is part of what makes a run bit-reproducible: `LSTMKIT_BLAS_THREADS=N`
-(or `set_blas_threads(N)`) fixes it, `auto` (the default) follows the load. Where /proc/stat is missing (not
+OPENBLAS_NUM_THREADS and friends set). `fit` applies it at its start, keeps it for the whole run and gives the
+previous count back at its end (`training_threads`); a checkpoint records it, and a resumed run uses the
+recorded count. float32 GEMMs round differently on different thread counts (NumPy's OpenBLAS), so the count is
+part of what makes a run bit-reproducible: `LSTMKIT_BLAS_THREADS=N` (or `set_blas_threads(N)`) fixes it, `auto`
+(the default) follows the load. Where /proc/stat is missing (not
 Linux) or the BLAS has no thread control, the count stays as it is.
 """
 
@@ -29,6 +30,11 @@ _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "LSTMKIT_NUM_THREADS", "LSTMKIT_BLAS_THREADS")
 _state = {"most": None, "fixed": None, "reading": None}
+
+
+def usable_cpus():
+    """The CPUs this process may run on (its affinity where the OS has one, else all)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def set_blas_threads(n):

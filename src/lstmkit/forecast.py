@@ -39,7 +39,7 @@ from .data import (
 from .data.dates import date_step, frequency
 from .model import EarlyStopping, Sequential
 
-CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
+CELLS = layers.CELLS
 
 
 @dataclass

@@ -31,7 +31,7 @@ from ..cpus import one_thread_blas
 from ..model import Sequential
 from .tasks import generate, get_task
 
-CELLS = {"rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
+CELLS = layers.CELLS
 CELL_COST = {"rnn": 1, "gru": 3, "lstm": 4}          # rough relative cost of a step, to start long runs first
 
 

@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from ..config import check_fields, option
+from ..cpus import usable_cpus
 from .baselines import PUBLISHED
 from .model import ModelConfig, forecast_panel
 from .panel import COLLECTIONS, load_collection, read_long_csv
@@ -81,13 +82,11 @@ def baseline_forecasts(panel, with_statsforecast=True):
 
 def run_forecast(panel_cfg=PanelConfig(), model_cfg=ModelConfig(), verbose=True, panel=None):
     """Run the job of the module docstring (nothing is written); returns a ForecastResult."""
-    from os import cpu_count
-
     from .scores import score_table
     panel_cfg.validate()
     model_cfg.validate()
     panel = load_panel(panel_cfg) if panel is None else panel
-    workers = panel_cfg.workers or cpu_count() or 1
+    workers = min(panel_cfg.workers or usable_cpus(), model_cfg.ensemble)          # the processes used
     started = time.perf_counter()
     quantiles, scales, window = forecast_panel(panel.histories, panel.season, panel.horizon, panel.frequency,
                                                model_cfg, workers=workers, verbose=verbose and workers == 1)
@@ -125,7 +124,7 @@ def forecasts_csv(result):
     for i, name in enumerate(panel.ids):
         note = panel.problems.get(name, "")
         for h in range(panel.horizon):
-            values = [q[k][i][h] for k in (0.5, 0.1, 0.9, 0.025, 0.975)]
+            values = [q[k][i][h] for k in (0.5, *INTERVALS["80"], *INTERVALS["95"])]
             date = [] if dates is None else [dates[i][h] if dates[i] else ""]
             out.writerow([name, h + 1, *date, *(repr(float(v)) for v in values), note])
     return text.getvalue()

@@ -31,7 +31,7 @@ from ..cpus import one_thread_blas
 from ..losses import Pinball
 from ..model import Sequential
 
-CELLS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
+CELLS = layers.CELLS
 QUANTILES = (0.5, 0.1, 0.9, 0.025, 0.975)         # the median, then the 80% and the 95% interval bounds
 
 
@@ -39,7 +39,7 @@ QUANTILES = (0.5, 0.1, 0.9, 0.025, 0.975)         # the median, then the 80% and
 class ModelConfig:
     """The global network and its training (`lstmkit forecast` options come from these fields)."""
     window: int = option(0, "input steps per window; 0: by the frequency (24 monthly, 8 quarterly and yearly, 16 "
-                            "other, else 2 x horizon)")
+                            "other, 52 weekly, 28 daily, 48 hourly, else 2 x horizon)")
     cell: str = option("lstm", "recurrent cell", choices=tuple(CELLS))
     hidden: int = option(64, "hidden units per layer")
     layers: int = option(1, "stacked recurrent layers")

@@ -11,8 +11,11 @@ from .masking import Masking
 from .reshape import RepeatVector, TimeDistributed
 from .rnn import SimpleRNN
 
-__all__ = ["Layer", "Dense", "Dropout", "Embedding", "GRU", "JordanRNN", "LSTM", "Masking", "RepeatVector", "SimpleRNN",
-           "TimeDistributed"]
+# the recurrent cells a job's `--cell` chooses from
+CELLS = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN}
+
+__all__ = ["CELLS", "Layer", "Dense", "Dropout", "Embedding", "GRU", "JordanRNN", "LSTM", "Masking", "RepeatVector",
+           "SimpleRNN", "TimeDistributed"]
 
 
 def get_class(name):
