@@ -25,6 +25,7 @@ import os
 import signal
 import threading
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -195,6 +196,21 @@ def read_checkpoint(path):
     for key in ("model", "fit", "optimizer", "rng", "position", "early_stopping", "history"):
         f.get(body, key, dict, "checkpoint")
     return tensors, body, path
+
+
+class Progress(NamedTuple):
+    """How far the run of a checkpoint got: `epochs_done`, and `stopped_epoch` (0-based) when early stopping
+    ended it, else None."""
+    epochs_done: int
+    stopped_epoch: object
+
+
+def read_progress(path):
+    """The Progress of the checkpoint at `path` (a file or its run folder); the ValueErrors of read_checkpoint."""
+    _, body, where = read_checkpoint(path)
+    f = _Fields(where)
+    return Progress(f.get(body["position"], "epoch", int, "position", minimum=0),
+                    f.get(body["history"], "stopped_epoch", (int, type(None)), "history"))
 
 
 def restore_checkpoint(path, model, fit):

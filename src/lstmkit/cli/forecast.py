@@ -17,7 +17,7 @@ from .common import add_config_options, print_table
 def cmd_train(args):
     if args.task == "classify":
         return _train_classifier(args)
-    from ..checkpoint import read_checkpoint
+    from ..checkpoint import read_progress
     from ..forecast import resume_config, train_forecaster, write_run
 
     given = {f.name: getattr(args, f.name) for f in fields(ForecastConfig) if hasattr(args, f.name)}
@@ -25,8 +25,7 @@ def cmd_train(args):
         if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
             raise ValueError("--resume RUN_DIR continues the run in RUN_DIR and writes there; drop --out.")
         cfg, out = resume_config(args.resume, given), args.resume
-        _, saved, _ = read_checkpoint(out)
-        done, stopped = saved["position"]["epoch"], saved["history"]["stopped_epoch"]
+        done, stopped = read_progress(out)
         if stopped is not None:
             print(f"the run in {out} had already stopped early after epoch {stopped + 1} (no improvement in "
                   f"{cfg.patience} epochs); nothing left to train: its model and metrics are written again.")
