@@ -52,6 +52,12 @@ def test_a_fixed_count_wins(policy, monkeypatch):
     assert cpus.choose_blas_threads() == 3
 
 
+def test_an_empty_variable_means_auto(policy, monkeypatch):
+    readings(monkeypatch, (0.0, 0.0, 0.0), (0.1, 0.2, 0.1))
+    monkeypatch.setenv("LSTMKIT_BLAS_THREADS", "")              # as LSTMKIT_NUM_THREADS= means its default
+    assert cpus.choose_blas_threads() == 1
+
+
 def test_a_bad_fixed_count_is_named(policy, monkeypatch):
     monkeypatch.setenv("LSTMKIT_BLAS_THREADS", "many")
     with pytest.raises(ValueError, match="LSTMKIT_BLAS_THREADS"):

@@ -46,7 +46,7 @@ def _fixed():
     """The fixed count (set_blas_threads, else LSTMKIT_BLAS_THREADS), or None for "auto"."""
     if _state["fixed"] is None:
         env = os.environ.get("LSTMKIT_BLAS_THREADS", "auto").strip()
-        _state["fixed"] = "auto" if env == "auto" else check_positive_int(int(env) if env.isdigit() else env,
+        _state["fixed"] = "auto" if env in ("", "auto") else check_positive_int(int(env) if env.isdigit() else env,
                                                                           "LSTMKIT_BLAS_THREADS")
     return None if _state["fixed"] == "auto" else _state["fixed"]
 
