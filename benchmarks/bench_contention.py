@@ -6,7 +6,8 @@ PyTorch (issue 17: the goal is at most 1.5x the idle time with one of two cores 
 For each condition (idle, then `--busy` processes spinning in a Python loop) it times an LSTM training step
 (forward + backward of the whole output sequence, float32) of lstmkit with the thread count `cpus.choose_blas_threads`
 picks (the policy `fit` uses), lstmkit with the BLAS's full count, and PyTorch with its default threads; medians
-of `--repeats` runs, each case after a pause (so that no BLAS worker of the case before is still spinning). Run it on an otherwise idle machine.
+of `--repeats` runs, each case after a pause (so that no BLAS worker of the case before is still spinning).
+Run it on an otherwise idle machine.
 """
 
 import argparse

@@ -118,7 +118,8 @@ def _cell(value, digits):
 
 
 def table(results):
-    lines = ["| collection | series | H | library | model | sMAPE | MASE | seconds |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| collection | series | H | library | model | sMAPE | MASE | seconds |",
+             "|---|---|---|---|---|---|---|---|"]
     for panel, rows in results:
         for library, model, s, m, seconds in rows:
             lines.append(f"| {panel.name} | {len(panel.ids)} | {panel.horizon} | {library} | {model} | "

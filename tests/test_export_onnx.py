@@ -1,5 +1,5 @@
-"""lk.export.onnx: the exported file, run in ONNX Runtime, gives lstmkit's outputs (float32, relative error 1e-6, the README's figure)
-for every recurrent cell, 1 and 2 layers, both directions, return_sequences both ways, the LSTM variants, an
+"""lk.export.onnx: the exported file, run in ONNX Runtime, gives lstmkit's outputs (float32, relative error 1e-6,
+the README's figure) for every recurrent cell, 1 and 2 layers, both directions, return_sequences both ways, the LSTM variants, an
 Embedding -> LSTM -> Dense model and variable lengths; every unsupported layer or option is one clear ValueError;
 and `lstmkit export` writes the same file from a model file. Run with `pytest -s` to print the largest errors."""
 

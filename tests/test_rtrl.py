@@ -1,6 +1,6 @@
 """Real-time recurrent learning (lk.rtrl): the gradient carried forward in time equals BPTT's for every cell, in
-float64, to 1e-13 (relative to the largest gradient entry of each parameter; the README states this figure), from zero and from nonzero initial
-states; the dense reference agrees; a model trained with update="sequence" moves exactly as BPTT's
+float64, to 1e-13 (relative to the largest gradient entry of each parameter; the README states this figure),
+from zero and from nonzero initial states; the dense reference agrees; a model trained with update="sequence" moves exactly as BPTT's
 `train_on_batch`; online learning (update="step") learns a delayed copy; the sensitivities take the documented
 B * S * |theta| numbers; unsupported layers fail with a clear error.
 

@@ -2,11 +2,11 @@
 every series with the global model (model.py), score the forecasts of a collection's test part against the
 baselines computed in the same run, and write the run folder:
 
-| file | what |
-|---|---|
-| `forecasts.csv` | `id,step,forecast,lo_80,hi_80,lo_95,hi_95,note` (and `date` after `step` where the data has dates) |
-| `metrics.json` | per method: sMAPE, MASE, sMAPE per step, and the model's interval coverage and MSIS; the published figures; times; the settings; what was wrong with which series |
-| `horizons.png`, `examples.png` | sMAPE by step against the baselines; a few series with their intervals |
+- `forecasts.csv`: `id,step,forecast,lo_80,hi_80,lo_95,hi_95,note` (and `date` after `step` where the data has
+  dates);
+- `metrics.json`: per method sMAPE, MASE and sMAPE per step, with the model's interval coverage and MSIS; the
+  published figures; times; the settings; what was wrong with which series;
+- `horizons.png`, `examples.png`: sMAPE by step against the baselines; a few series with their intervals.
 """
 
 import csv
