@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import lstmkit as lk
-from lstmkit.layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
+from lstmkit.layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN, TimeDistributed
 
 WINDOW = 20
 
@@ -301,10 +301,34 @@ def test_loss_from_logits_refuses_an_output_activation(units, activation, loss):
                                          r"activation .*predict_proba"):
         m.compile(loss=loss)
     assert m.loss is None                                            # the refused compile changed nothing
+    x = np.zeros((2, 5, 2))
     m = lk.Sequential([LSTM(4)]).compile(loss=loss)
+    m.add(last)                                                      # after compile: refused when it is used
     with pytest.raises(ValueError, match="outputs probabilities"):
-        m.add(last)                                                  # nor can it come in after compile
-    assert len(m.layers) == 1
+        m.fit(x, np.zeros((2, units)), epochs=1, batch_size=2, verbose=0)
+    with pytest.raises(ValueError, match="outputs probabilities"):
+        m.predict_proba(x)
+
+
+def test_an_output_activation_inside_a_wrapper_is_refused():
+    """TimeDistributed(Dense(3, activation="softmax")) ends in softmax as much as Dense(3, activation="softmax")."""
+    last = TimeDistributed(Dense(3, activation="softmax"))
+    with pytest.raises(ValueError, match=r"TimeDistributed\(Dense\(activation='softmax'\)\), outputs probabilities"):
+        lk.Sequential([LSTM(4, return_sequences=True), last]).compile(loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).standard_normal((6, 5, 2))
+    m = lk.Sequential([LSTM(4, return_sequences=True), last], seed=0)
+    np.testing.assert_array_equal(m.predict_proba(x), m.predict(x))      # not softmax of probabilities
+    np.testing.assert_allclose(m.predict_proba(x).sum(axis=-1), 1.0, rtol=1e-6)
+
+
+def test_only_the_last_layer_is_checked_when_layers_come_after_compile():
+    """A hidden sigmoid added after compile is not the output: the model trains with binary_crossentropy."""
+    x, y = binary_task(16)
+    m = lk.Sequential([LSTM(4)], seed=0).compile(loss="binary_crossentropy", metrics=["accuracy"])
+    m.add(Dense(8, activation="sigmoid"))
+    m.add(Dense(1))
+    assert len(m.fit(x, y, epochs=1, batch_size=8, verbose=0).history["loss"]) == 1
+    assert np.all((m.predict_proba(x) > 0) & (m.predict_proba(x) < 1))
 
 
 def test_output_activations_a_loss_accepts():

@@ -106,7 +106,6 @@ class Sequential:
                              f"cannot pass on; use return_state=False inside Sequential.")
         if self.input_shape is not None:
             raise ValueError("add layers before the model is built (before the first fit/predict).")
-        _check_output_activation(layer, self.loss, self.metrics)
         if self.layers:
             layer.check_input_layer(self.layers[-1])
         self.layers.append(layer)
@@ -193,7 +192,8 @@ class Sequential:
         The cross-entropy losses take logits and apply their link (sigmoid, softmax) themselves, so a last layer
         that already ends in sigmoid or softmax (Dense(activation=...)) is refused: it would be applied twice.
         Keep the last Dense linear and call `predict_proba` for probabilities. The accuracy metric reads binary
-        outputs as logits (class 1 where > 0), so it refuses a last sigmoid too."""
+        outputs as logits (class 1 where > 0), so it refuses a last sigmoid too. Layers added after compile are
+        checked the same way when the last of them is used (fit, predict_proba)."""
         if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
             raise TypeError(f"metrics must be a list of metric names or functions, e.g. metrics=['mae'], got "
                             f"{metrics!r}.")
@@ -355,6 +355,7 @@ class Sequential:
         interrupted. Mid-epoch resumption works because a checkpoint records the epoch's sample order and the
         next batch; a run killed mid-epoch goes on from its last checkpoint and replays the same batches."""
         self._require_compiled("fit")
+        _check_output_activation(self.layers[-1] if self.layers else None, self.loss, self.metrics)
         x, y = self._check_xy(x, y, "fit")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
@@ -510,7 +511,9 @@ class Sequential:
         sigmoid for binary_crossentropy (p = P(y = 1), shaped like the output), softmax over the last axis for the
         categorical cross-entropies (rows sum to 1). A model whose last layer already ends in sigmoid or softmax
         returns `predict(x)` as it is. A regression loss (mse, mae) has no probabilities: ValueError."""
-        if _output_activation(self.layers[-1] if self.layers else None)[1] in PROBABILITY_ACTIVATIONS:
+        last = self.layers[-1] if self.layers else None
+        _check_output_activation(last, self.loss, ())                  # layers added after compile
+        if _output_activation(last)[2] in PROBABILITY_ACTIVATIONS:
             return self.predict(x, batch_size)
         if self.loss is None:
             raise ValueError("predict_proba applies the link of the loss the model was trained with (sigmoid for "
@@ -574,31 +577,44 @@ def _check_batch_size(batch_size):
 
 
 def _output_activation(layer):
-    """(the keyword, its value) of the activation that ends `layer`: Dense's `activation`, JordanRNN's
-    `output_activation`; (None, None) for a layer without one (or no layer)."""
+    """(the class names from `layer` inward, the keyword, its value) of the activation that ends `layer`: Dense's
+    `activation`, JordanRNN's `output_activation`, found through wrappers that hold an inner `layer`
+    (TimeDistributed(Dense(3, activation="softmax")) ends in softmax: (["TimeDistributed", "Dense"], "activation",
+    "softmax")); (names, None, None) for a layer without one, ([], None, None) for no layer."""
+    names = []
+    while layer is not None:
+        names.append(type(layer).__name__)
+        inner = getattr(layer, "layer", None)
+        if not isinstance(inner, Layer):
+            break
+        layer = inner
     for attr in ("activation", "output_activation"):
         if isinstance(getattr(layer, attr, None), str):
-            return attr, getattr(layer, attr)
-    return None, None
+            return names, attr, getattr(layer, attr)
+    return names, None, None
 
 
 def _check_output_activation(last, loss, metrics):
     """Refuse a last layer whose output is already a probability (sigmoid, softmax) under a loss from logits, which
     would apply its link a second time, or under the accuracy metric, which thresholds logits at 0."""
-    attr, activation = _output_activation(last)
+    names, attr, activation = _output_activation(last)
     if activation not in PROBABILITY_ACTIVATIONS:
         return
-    kind = type(last).__name__
+
+    def written(args):                                         # TimeDistributed(Dense(activation='softmax'))
+        return "".join(f"{name}(" for name in names) + args + ")" * len(names)
+
     if loss is not None and loss.link is not None:
         name = loss.name or type(loss).__name__
-        raise ValueError(f"the last layer, {kind}({attr}={activation!r}), outputs probabilities, but the loss "
+        raise ValueError(f"the last layer, {written(f'{attr}={activation!r}')}, outputs probabilities, but the loss "
                          f"{name!r} takes logits and applies {loss.link} itself, so the probabilities would be "
-                         f"squashed a second time (and train badly). Drop the activation ({kind}(..., {attr}=None)) "
-                         f"and call model.predict_proba(x) for probabilities.")
+                         f"squashed a second time (and train badly). Drop the activation "
+                         f"({written(f'..., {attr}=None')}) and call model.predict_proba(x) for probabilities.")
     if activation == "sigmoid" and any(fn is metrics_module.accuracy for _, fn in metrics):
         raise ValueError(f"the accuracy metric reads binary outputs as logits (class 1 where the output is > 0), "
-                         f"but the last layer, {kind}({attr}='sigmoid'), outputs probabilities, all > 0; drop the "
-                         f"activation and train with binary_crossentropy (then predict_proba gives probabilities).")
+                         f"but the last layer, {written(f'{attr}={activation!r}')}, outputs probabilities, all > 0; "
+                         f"drop the activation and train with binary_crossentropy (then predict_proba gives "
+                         f"probabilities).")
 
 
 def _check_early_stopping(es):
