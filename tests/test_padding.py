@@ -38,6 +38,19 @@ def test_steps_of_features():
     assert not out[2].any()
 
 
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_an_empty_sequence_among_steps_of_features_is_all_padding(padding):
+    """`[]` has no steps to say its feature shape: its row is (T, F) of `value`, like an empty (0, F) array's."""
+    seqs = [[], np.ones((2, 3)), [], np.arange(3.0)[None]]
+    out = pad_sequences(seqs, dtype="float32", padding=padding, value=-1.0)
+    assert out.shape == (4, 2, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[0], np.full((2, 3), -1.0))
+    np.testing.assert_array_equal(out[2], np.full((2, 3), -1.0))
+    np.testing.assert_array_equal(out[1], np.ones((2, 3)))
+    np.testing.assert_array_equal(out[3][1 if padding == "pre" else 0], [0, 1, 2])
+    assert pad_sequences([[], []]).shape == (2, 0)                    # nothing but empty sequences: no steps
+
+
 @pytest.mark.parametrize("options", CASES, ids=[str(c) for c in CASES])
 def test_matches_keras(options):
     os.environ.setdefault("KERAS_BACKEND", "torch")

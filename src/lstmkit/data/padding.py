@@ -42,6 +42,8 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
     T = int(maxlen) if maxlen is not None else max(len(row) for row in rows)
     out = np.full((len(rows), T) + F, fill, dtype=dtype)                 # (N, T, *F)
     for n, row in enumerate(rows):
+        if not len(row):                                                 # [] is (0,), not (0, *F): nothing to copy
+            continue
         row = row[len(row) - T:] if truncating == "pre" and len(row) > T else row[:T]
         if padding == "pre":
             out[n, T - len(row):] = row
