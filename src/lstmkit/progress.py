@@ -51,8 +51,8 @@ class EpochProgress:
 
 
 class CaseProgress:
-    """One bar over `total` named cases (a benchmark's timed cases): `case(label)` starts the next one and shows
-    its label. Silent when `enabled` is False."""
+    """One bar over `total` named cases (a benchmark's timed cases, an ensemble's models): `case(label)` starts the
+    next one, `finished(label)` counts one done, and the label is shown. Silent when `enabled` is False."""
 
     def __init__(self, total, title, enabled=True, console=None):
         self.total, self.title, self.enabled = total, title, enabled
@@ -77,9 +77,16 @@ class CaseProgress:
         return False
 
     def case(self, label):
+        """The next case starts (those before it are done)."""
         if self._progress is not None:
             self._progress.update(self._task, completed=self._started, label=label)
         self._started += 1
+
+    def finished(self, label):
+        """One more case is done (for cases that run at once, in whatever order they end)."""
+        self._started += 1
+        if self._progress is not None:
+            self._progress.update(self._task, completed=self._started, label=label)
 
 
 def render_table(title, columns, rows, print_fn=None):

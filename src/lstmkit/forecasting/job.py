@@ -89,7 +89,7 @@ def run_forecast(panel_cfg=PanelConfig(), model_cfg=ModelConfig(), verbose=True,
     workers = min(panel_cfg.workers or usable_cpus(), model_cfg.ensemble)          # the processes used
     started = time.perf_counter()
     quantiles, scales, window = forecast_panel(panel.histories, panel.season, panel.horizon, panel.frequency,
-                                               model_cfg, workers=workers, verbose=verbose and workers == 1)
+                                               model_cfg, workers=workers, verbose=verbose)
     model_seconds = time.perf_counter() - started
     metrics = {"data": panel.name, "series": len(panel.ids), "horizon": panel.horizon, "season": panel.season,
                "frequency": panel.frequency, "window": window,

@@ -19,7 +19,7 @@ by the median and sorted, so that the interval bounds never cross.
 
 import math
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -30,6 +30,7 @@ from ..config import check_fields, option
 from ..cpus import one_thread_blas
 from ..losses import Pinball
 from ..model import Sequential
+from ..progress import CaseProgress
 
 CELLS = layers.CELLS
 QUANTILES = (0.5, 0.1, 0.9, 0.025, 0.975)         # the median, then the 80% and the 95% interval bounds
@@ -192,14 +193,21 @@ def _member(job):
 def ensemble_quantiles(zs, window, cfg, horizon, quantiles=QUANTILES, workers=1, verbose=False):
     """The median over cfg.ensemble members (member k: seed cfg.seed + k, input length member_window(window, k))
     of their quantiles, (S, Q, horizon), each member on its own process when workers > 1 (one BLAS thread
-    each)."""
+    each); `verbose` shows a bar over the members."""
     jobs = [(zs, member_window(window, k), cfg, horizon, quantiles, cfg.seed + k) for k in range(cfg.ensemble)]
-    if workers > 1 and cfg.ensemble > 1:
-        with one_thread_blas(), ProcessPoolExecutor(min(workers, cfg.ensemble),
-                                                    mp_context=multiprocessing.get_context("spawn")) as pool:
-            members = list(pool.map(_member, jobs))
-    else:
-        members = [train_and_predict(*job, verbose=verbose) for job in jobs]
+    members = [None] * len(jobs)
+    with CaseProgress(len(jobs), f"training {len(jobs)} model(s)", enabled=verbose) as progress:
+        if workers > 1 and len(jobs) > 1:
+            with one_thread_blas(), ProcessPoolExecutor(min(workers, len(jobs)),
+                                                        mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = {pool.submit(_member, job): k for k, job in enumerate(jobs)}
+                for future in as_completed(futures):
+                    members[futures[future]] = future.result()
+                    progress.finished(f"member {futures[future] + 1} done")
+        else:
+            for k, job in enumerate(jobs):
+                progress.case(f"member {k + 1}, window {job[1]}")
+                members[k] = train_and_predict(*job)
     return np.median(np.stack(members), axis=0)
 
 
