@@ -66,6 +66,8 @@ def test_long_csv_other_column_names_and_a_given_season(tmp_path):
     (["2020-01", "2020-07", "2021-01"], 2, "half-yearly", ["2021-07", "2022-01"]),
     (["2020-01", "2020-05", "2020-09"], 3, "four-monthly", ["2021-01", "2021-05"]),
     (["2020-01", "2020-06", "2020-11"], 1, "other", ["2021-04", "2021-09"]),
+    (["2020-01-31", "2020-02-29", "2020-03-31"], 12, "monthly", ["2020-04-30", "2020-05-31"]),       # month ends
+    (["2019-09-30", "2019-12-31", "2020-03-31"], 4, "quarterly", ["2020-06-30", "2020-09-30"]),
 ])
 def test_season_and_future_dates_inferred_from_the_dates(tmp_path, dates, season, frequency, future):
     rows = "".join(f"{sid},{d},{k}\n" for sid in ("a", "b") for k, d in enumerate(dates))
@@ -202,12 +204,58 @@ def test_gaps_too_long_to_fill_are_left(tmp_path):
     assert panel.problems["A"].startswith("dates too far apart to fill (8782 missing steps of hourly)")
 
 
-def test_month_ends_that_some_months_lack_are_not_filled(tmp_path):
-    path = write(tmp_path, "id,date,value\nA,2020-01-31,1\nA,2020-03-31,3\n" + CLEAN_B)
+def test_month_ends_are_a_monthly_calendar(tmp_path):
+    """The last day of each month (31, 29, 31, 30) is a month step: season 12, month-end future dates."""
+    dates = ["2019-11-30", "2019-12-31", "2020-01-31", "2020-02-29", "2020-03-31", "2020-04-30"]
+    rows = "".join(f"{sid},{d},{k}\n" for sid in ("a", "b") for k, d in enumerate(dates))
+    panel = read_long_csv(write(tmp_path, "id,date,value\n" + rows), 3)
+    assert (panel.season, panel.frequency, panel.problems) == (12, "monthly", {})
+    assert panel.future_dates == [["2020-05-31", "2020-06-30", "2020-07-31"]] * 2
+
+
+def test_a_missing_month_end_is_filled_on_month_ends(tmp_path):
+    path = write(tmp_path, "id,date,value\nA,2020-01-31,1\nA,2020-03-31,3\nA,2020-04-30,4\n" + CLEAN_B)
     panel = read_long_csv(path, 1)
-    np.testing.assert_array_equal(history(panel, "A"), [1, 3])
-    assert panel.problems["A"].startswith("dates on a day that some months lack")
+    np.testing.assert_array_equal(history(panel, "A"), [1, 2, 3, 4])
+    assert panel.problems["A"].startswith("1 missing date(s) (first 2020-02-29): 1 value(s) filled")
+    assert panel.future_dates[panel.ids.index("A")] == ["2020-05-31"]
     assert_b_unaffected(panel)
+
+
+def test_a_day_that_some_months_lack_is_their_last_day(tmp_path):
+    path = write(tmp_path, "id,date,value\nA,2020-01-30,1\nA,2020-03-30,3\n" + CLEAN_B)
+    panel = read_long_csv(path, 1)
+    np.testing.assert_array_equal(history(panel, "A"), [1, 2, 3])
+    assert panel.problems["A"].startswith("1 missing date(s) (first 2020-02-29)")
+    assert panel.future_dates[panel.ids.index("A")] == ["2020-04-30"]
+
+
+def test_one_monthly_series_among_quarterly_ones_keeps_its_own_dates(tmp_path):
+    """The file's step is the most common of the series' own steps (quarterly), not the finest one."""
+    quarters = [f"{2018 + k // 4}-{3 * (k % 4) + 1:02d}" for k in range(8)]
+    rows = "".join(f"{sid},{d},{k}\n" for sid in "QRST" for k, d in enumerate(quarters))
+    rows += "".join(f"M,2018-{m:02d},{m}\n" for m in range(1, 11))
+    panel = read_long_csv(write(tmp_path, "id,date,value\n" + rows), 2)
+    assert (panel.season, panel.frequency) == (4, "quarterly")
+    for sid in "QRST":
+        np.testing.assert_array_equal(history(panel, sid), np.arange(8))        # nothing interpolated
+        assert panel.future_dates[panel.ids.index(sid)] == ["2020-01", "2020-04"]
+        assert sid not in panel.problems
+    np.testing.assert_array_equal(history(panel, "M"), np.arange(1, 11))
+    assert panel.future_dates[panel.ids.index("M")] == ["2018-11", "2018-12"]
+    assert panel.problems == {"M": "its dates step monthly, unlike most series of the file (quarterly): kept on "
+                                   "its own dates, forecast with their season 4"}
+
+
+def test_a_sparser_series_fits_the_file_step_with_gaps(tmp_path):
+    """A series seen every half year lies on the quarterly calendar of the others: its gaps are filled."""
+    quarters = [f"{2018 + k // 4}-{3 * (k % 4) + 1:02d}" for k in range(8)]
+    rows = "".join(f"{sid},{d},{k}\n" for sid in "QR" for k, d in enumerate(quarters))
+    rows += "H,2018-01,0\nH,2018-07,2\nH,2019-01,4\n"
+    panel = read_long_csv(write(tmp_path, "id,date,value\n" + rows), 1)
+    assert (panel.season, panel.frequency) == (4, "quarterly")
+    np.testing.assert_array_equal(history(panel, "H"), [0, 1, 2, 3, 4])
+    assert panel.future_dates[panel.ids.index("H")] == ["2019-04"]
 
 
 def test_rows_with_an_empty_id_are_reported(tmp_path):

@@ -99,13 +99,15 @@ def read_long_csv(path, horizon, id_column="id", date_column="date", value_colum
     id_column, value_column: the columns holding each row's series name and value.
     date_column: the dates (forms of lstmkit.data.dates.FORMATS: 2020-01, 2020-01-31, 2020-01-31 12:00, ...);
         None for a file without dates, whose rows are then taken in file order.
-    season: the seasonal period; None infers it from the most common step of the series' dates (monthly 12,
-        quarterly 4, yearly 1, weekly 52, daily 7, hourly 24, other 1).
+    season: the seasonal period; None infers it from the file's step, the most common of the series' own steps
+        (monthly 12, quarterly 4, yearly 1, weekly 52, daily 7, hourly 24, other 1).
 
     Each series is repaired, and the repair noted in `problems[id]`: dates sorted; a date given twice keeps its
     last number; a missing date (a gap in the step), an empty, NaN or non-numeric value is filled by linear
-    interpolation (the ends: the nearest value); dates that cannot be read keep the file order. A series with no
-    number at all is left out. A series shorter than the horizon is kept and noted.
+    interpolation (the ends: the nearest value); dates that cannot be read keep the file order. A series lies on
+    the file's step when its dates fit it (gaps filled: a half-yearly series in a quarterly file), else on its own
+    step (a monthly series in a quarterly file keeps its months, noted). A series with no number at all is left
+    out. A series shorter than the horizon is kept and noted.
     """
     source = _source(path)
     horizon = _check_steps(horizon, "horizon", source, "pass the number of steps to forecast, e.g. horizon=12")
@@ -129,10 +131,12 @@ def read_long_csv(path, horizon, id_column="id", date_column="date", value_colum
                     f"they belong to no series"} if no_id else {}
     cache = {}
     read = {sid: _read_series(series_rows, cache) for sid, series_rows in groups.items()}
+    own = Counter(r.step for r in read.values() if r.step is not None)        # (months, span) -> series
     timed = [r.times for r in read.values() if r.step is not None]
-    candidates = dict.fromkeys(r.step for r in read.values() if r.step is not None)
-    fitting = {step: sum(_fits(times, step) for times in timed) for step in candidates}
-    common = max(fitting, key=fitting.get) if fitting else None     # the step most series fit: fills their gaps
+    fitting = {step: sum(_fits(times, step) for times in timed) for step in own}
+    # the file's step: the most common own step (not the finest, which every coarser series fits with gaps);
+    # between equally common ones, the one most series fit, then the first seen
+    common = max(own, key=lambda step: (own[step], fitting[step])) if own else None
     kept = {}
     for sid, r in read.items():
         repaired = _repair(r, common)
@@ -145,16 +149,14 @@ def read_long_csv(path, horizon, id_column="id", date_column="date", value_colum
         raise ValueError(f"{source} has no series with a number in column {value_column!r} (series {first!r}: "
                          f"{problems[first]}; {len(groups) - 1} more alike); check value_column= and the file.")
 
-    steps = Counter((r.step.months, r.step.span) for r in kept.values() if r.step is not None)
-    step = steps.most_common(1)[0][0] if steps else None
-    frequency, inferred = _frequency(step)
+    frequency, inferred = _frequency(common)
     season = inferred if season is None else season
-    future = [_future(r, step, horizon) for r in kept.values()]
+    future = [_future(r, horizon) for r in kept.values()]
     for sid, r in kept.items():
         notes = list(r.notes)
-        if r.step is not None and (r.step.months, r.step.span) != step:
+        if r.step is not None and (r.step.months, r.step.span) != common:
             notes.append(f"its dates step {_step_name(r.step.months, r.step.span)}, unlike most series of the "
-                         f"file ({_step_name(*step)}): forecast with their season {season}")
+                         f"file ({_step_name(*common)}): kept on its own dates, forecast with their season {season}")
         if len(r.values) < horizon:
             notes.append(_short_note(len(r.values), horizon))
         if notes:
@@ -178,8 +180,8 @@ class _Rows(NamedTuple):
 class _Repaired(NamedTuple):
     """One series of a file after repair: `values` (float64, None when it has no number), its date strings
     (`dates`: the filled calendar, sorted dates, or the raw ones when unreadable; None without a date column),
-    their strptime `format` (None when unreadable), their regular `step` (a calendar.DateStep, or None) and the
-    `notes` on what was repaired."""
+    their strptime `format` (None when unreadable), the `step` of their calendar (a calendar.DateStep; None when
+    they are not on one) and the `notes` on what was repaired."""
     values: object
     dates: list | None
     format: str | None
@@ -209,15 +211,18 @@ def _read_series(rows, cache):
 
 
 def _repair(series, common):
-    """The values of one series read by _read_series on its calendar: the file's `common` step when its dates
-    fit it, else its own; gaps, empty and non-numeric values filled by interpolation."""
+    """The values of one series read by _read_series on its calendar: the file's `common` step (months, span)
+    when its dates fit it, else its own; gaps, empty and non-numeric values filled by interpolation."""
     parsed, notes = series.rows, list(series.notes)
-    positions, dates, regular = list(range(len(parsed))), None, False
+    positions, dates, step = list(range(len(parsed))), None, None
     if series.times is None and parsed[0][1] is not None:
         dates = [date for _, date, _, _ in parsed]
     elif series.times is not None:
-        step = common if common is not None and _fits(series.times, common) else series.step
-        positions, grid, regular = _place(series.times, step, notes)
+        months_span = common if common is not None and _fits(series.times, common) else series.step
+        if months_span is not None:
+            day = calendar.month_day(series.times) if months_span[0] else 0      # 31: month ends
+            step = calendar.DateStep(*months_span, series.format, day)
+        positions, grid, step = _place(series.times, step, notes)
         dates = [t.strftime(series.format) for t in grid]
     values = np.full(positions[-1] + 1, np.nan)
     for k, (_, _, number, _) in zip(positions, parsed):
@@ -246,7 +251,6 @@ def _repair(series, common):
         values = np.interp(steps, steps[~bad], values[~bad])    # beyond the ends: the nearest value
         notes.append(f"{' and '.join(missing)}: {int(bad.sum())} value(s) filled by linear interpolation "
                      f"(at the ends: the nearest value)")
-    step = calendar.date_step(dates[-2:]) if regular else None   # a regular calendar: its last step is its step
     return _Repaired(values, dates, series.format, step, notes)
 
 
@@ -273,68 +277,54 @@ def _sort_and_merge(parsed, times, notes):
 
 
 def _place(times, step, notes):
-    """Each sorted distinct date's position on the calendar of `step` (months, span), the calendar's dates and
-    True; with no step, or gaps too long to fill, the dates' own order and False."""
+    """Each sorted distinct date's position on the calendar of `step` (a calendar.DateStep that they fit), the
+    calendar's dates and the step; with no step, or gaps too long to fill, the dates' own order and None."""
     if step is None:
         if len(times) > 1:
             notes.append("dates irregularly spaced: values taken in date order, with no gap filling and no "
                          "future dates")
-        return list(range(len(times))), times, False
-    months, span = step
-    if months:
-        positions = [((t.year - times[0].year) * 12 + t.month - times[0].month) // months for t in times]
+        return list(range(len(times))), times, None
+    if step.months:
+        positions = [calendar.months_apart(times[0], t) // step.months for t in times]
     else:
-        positions = [(t - times[0]) // span for t in times]
+        positions = [(t - times[0]) // step.span for t in times]
     if positions[-1] + 1 > _MAX_FILL * len(times) + 1000:
         notes.append(f"dates too far apart to fill ({positions[-1] + 1 - len(times)} missing steps of "
-                     f"{_step_name(months, span)}): values taken in date order, with no future dates")
-        return list(range(len(times))), times, False
-    try:
-        grid = [_shift(times[0], months, span, k) for k in range(positions[-1] + 1)]
-    except ValueError:                                          # a day of the month that some months lack
-        notes.append("dates on a day that some months lack: values taken in date order, with no gap filling")
-        return list(range(len(times))), times, False
-    return positions, grid, True
+                     f"{_step_name(step.months, step.span)}): values taken in date order, with no future dates")
+        return list(range(len(times))), times, None
+    return positions, [calendar.shift(times[0], step, k) for k in range(positions[-1] + 1)], step
 
 
 def _fits(times, step):
-    """Whether every one of `times` lies a whole number of `step`s (months, span) after the first."""
+    """Whether every one of `times` lies a whole number of `step`s (months, span) after the first: in months
+    when they also fall on one day of the month (calendar.month_day: the 15th, or month ends)."""
     months, span = step
     if months:
-        return all((t.day, t.time()) == (times[0].day, times[0].time())
-                   and ((t.year - times[0].year) * 12 + t.month - times[0].month) % months == 0 for t in times)
+        return (calendar.month_day(times) is not None
+                and all(calendar.months_apart(times[0], t) % months == 0 for t in times))
     return all((t - times[0]) % span == timedelta(0) for t in times)
 
 
 def _smallest_step(times):
     """(months, None) or (0, span): the smallest step between consecutive distinct sorted `times` when they
-    all fit it (see _fits; in months when they share the day of the month and the time), else None."""
+    all fit it (see _fits), in months first, else None."""
     if len(times) < 2:
         return None
-    months = min((b.year - a.year) * 12 + b.month - a.month for a, b in zip(times, times[1:]))
+    months = min(calendar.months_apart(a, b) for a, b in zip(times, times[1:]))
     if months > 0 and _fits(times, (months, None)):
         return months, None
     span = min(b - a for a, b in zip(times, times[1:]))
     return (0, span) if _fits(times, (0, span)) else None
 
 
-def _shift(when, months, span, k):
-    """`when` moved by k steps of `months` months (when nonzero) or of `span`."""
-    if months:
-        month = when.month - 1 + k * months
-        return when.replace(year=when.year + month // 12, month=month % 12 + 1)
-    return when + k * span
-
-
-def _future(repaired, step, horizon):
-    """The `horizon` dates after the series' last date (a one-date series takes the file's step), or None."""
-    if repaired.step is not None:
-        return calendar.future_dates(repaired.dates[-2:], horizon)      # a regular calendar: its last step
-    if repaired.format is not None and len(repaired.dates) == 1 and step is not None:
-        last = datetime.strptime(repaired.dates[0], repaired.format)
-        return calendar.future_dates([_shift(last, *step, -1).strftime(repaired.format), repaired.dates[0]],
-                                     horizon)
-    return None
+def _future(repaired, horizon):
+    """The `horizon` dates after the series' last date on its calendar (a one-date series lies on the file's
+    step), or None when it is on none."""
+    step = repaired.step
+    if step is None:
+        return None
+    last = datetime.strptime(repaired.dates[-1], step.format)
+    return [calendar.shift(last, step, k).strftime(step.format) for k in range(1, horizon + 1)]
 
 
 def _read_dates(strings, cache):
