@@ -269,3 +269,71 @@ def test_missing_torch_gives_import_error(monkeypatch):
         from_torch(object())
     with pytest.raises(ImportError, match=r"lk.interop needs PyTorch: pip install torch"):
         to_torch(layers.Dense(2))
+
+
+# ---- Keras: masks and Dense activations -------------------------------------------------------------------------
+def import_keras():
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "torch")             # as test_keras.py: before keras is first imported
+    return pytest.importorskip("keras")
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_keras_mask_zero_and_softmax_round_trip(padding):
+    """keras Embedding(mask_zero=True) + LSTM + Dense(softmax) on padded ids -> lk.Sequential (Embedding(mask_zero=
+    True), Dense(activation="softmax")) -> keras.Sequential: the same outputs all three times, and each padded
+    row's output is its unpadded sequence's."""
+    import warnings
+
+    from lstmkit.data import pad_sequences
+    from lstmkit.interop import from_keras, to_keras
+
+    keras = import_keras()
+    kl = keras.layers
+    keras.utils.set_random_seed(0)
+    km = keras.Sequential([keras.Input((6,), dtype="int64"), kl.Embedding(10, 4, mask_zero=True), kl.LSTM(5),
+                           kl.Dense(3, activation="softmax")])
+    ids = pad_sequences([[3, 1, 4, 1, 5, 9], [2, 6], [5, 3, 5], [8]], maxlen=6, padding=padding)   # (4, 6)
+    want = keras.ops.convert_to_numpy(km(ids))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)                  # mask_zero converts: nothing to warn about
+        m = from_keras(km)
+    emb, lstm, dense = m.layers
+    assert emb.mask_zero and dense.activation == "softmax"
+    got = m.predict(ids)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(m.predict(np.array([[2, 6]])), got[1:2], rtol=1e-5, atol=1e-6)   # padding is inert
+    assert not np.allclose(lstm.forward(emb.forward(ids)), lstm.forward(emb.forward(ids), mask=ids != 0))
+
+    back = to_keras(m)
+    assert back.layers[0].mask_zero and back.layers[-1].get_config()["activation"] == "softmax"
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(back(ids)), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+@pytest.mark.parametrize("activation", ["sigmoid", "softmax", "tanh", "relu", "linear", None])
+def test_keras_dense_activations_convert_both_ways(activation):
+    from lstmkit.interop import from_keras, to_keras
+
+    keras = import_keras()
+    k = keras.layers.Dense(3, activation=activation)
+    k.build((None, 4))
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    layer = from_keras(k)
+    assert layer.activation == (None if activation in ("linear", None) else activation)
+    np.testing.assert_allclose(layer.forward(x), keras.ops.convert_to_numpy(k(x)), rtol=1e-5, atol=1e-6)
+    back = to_keras(layer)
+    assert back.get_config()["activation"] == (activation or "linear")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(back(x)), layer.forward(x), rtol=1e-5, atol=1e-6)
+
+
+def test_keras_dense_other_activations_are_refused():
+    from lstmkit.interop import from_keras
+
+    keras = import_keras()
+    k = keras.layers.Dense(3, activation="gelu")
+    k.build((None, 4))
+    with pytest.raises(ValueError, match=r"activation='gelu' has no lstmkit counterpart: lstmkit's Dense takes "
+                                         r"activation=None \(linear\), 'sigmoid', 'softmax', 'tanh' or 'relu'"):
+        from_keras(k)

@@ -27,6 +27,7 @@ import numpy as np
 
 from .backend import to_host
 from .layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
+from .layers.dense import ACTIVATIONS
 
 SUPPORTED_TORCH = "nn.Linear, nn.RNN, nn.LSTM, nn.GRU, nn.Embedding"
 SUPPORTED_LSTMKIT = "Dense, SimpleRNN, LSTM, GRU, Embedding"
@@ -37,6 +38,7 @@ _TORCH_DTYPES = ("float32", "float64")
 _PLAIN_OPTIONS = {"dtype", "implementation", "units", "use_bias", "rate", "num_embeddings", "embedding_dim",
                   "padding_idx", "hidden_size", "num_layers", "bidirectional", "dropout", "return_sequences",
                   "return_state", "stateful", "nonlinearity", "forget_bias", "recurrent_dropout", "input_dropout"}
+_KERAS_OPTIONS = _PLAIN_OPTIONS | {"activation", "mask_zero"}    # Keras' Dense and Embedding have these too
 
 
 def variant_options(layer, plain=_PLAIN_OPTIONS):
@@ -246,21 +248,21 @@ def from_keras(layer):
     """The lstmkit layer equivalent to a built Keras 3 layer, with a copy of its weights, in its dtype; a built
     keras.Sequential of such layers becomes the equivalent built lk.Sequential.
 
-    keras.layers.Dense (linear activation) -> Dense, Embedding -> Embedding, Dropout -> Dropout,
+    keras.layers.Dense -> Dense (activation linear / None, sigmoid, softmax, tanh or relu; "linear" is None),
+    Embedding -> Embedding (mask_zero carries over: the mask x != 0 goes on to the next layers, and the real steps'
+    outputs match Keras'; on a padded step after the last real one a one-direction Keras layer with
+    return_sequences repeats the last output where lstmkit gives zeros, which the losses ignore), Dropout -> Dropout,
     SimpleRNN (tanh or relu) -> SimpleRNN, LSTM -> LSTM, GRU (reset_after=True) -> GRU,
     Bidirectional(one of these three, merge_mode="concat") -> the same layer with bidirectional=True.
     Recurrent layers keep return_sequences and return_state; with return_state the lstmkit layer returns
     `(output, h_n)` (`(output, (h_n, c_n))` for the LSTM) with h_n shaped (D, B, H), where Keras returns the list
     `[output, h, (c)]` (and the backward direction's states after the forward's for Bidirectional).
     Accepted, with identical inference outputs: use_bias=False (the lstmkit biases are zeros and stay trainable),
-    dropout and recurrent_dropout (training only; dropped, with a warning), Embedding mask_zero (lstmkit passes
-    no masks between layers: give the recurrent layer `mask=ids != 0`; a warning says so, and a keras.Sequential
-    with it is refused).
-    Refused (ValueError): other activations, GRU reset_after=False, go_backwards outside Bidirectional,
-    stateful=True, merge_mode other than "concat", mixed precision, LoRA or quantized layers, other classes.
+    dropout and recurrent_dropout (training only; dropped, with a warning).
+    Refused (ValueError): other activations (a Dense with gelu, an LSTM with relu, ...), GRU reset_after=False,
+    go_backwards outside Bidirectional, stateful=True, merge_mode other than "concat", mixed precision, LoRA or
+    quantized layers, other classes.
     """
-    import warnings
-
     keras = _import_keras()
     kl = keras.layers
     kind = type(layer)
@@ -283,21 +285,19 @@ def from_keras(layer):
                          f"float weights. Convert the layer before quantizing it (or after merging LoRA).")
     if kind is kl.Dense:
         activation = layer.get_config()["activation"]
-        if activation != "linear":
+        activation = None if activation == "linear" else activation
+        if activation not in ACTIVATIONS:                      # a custom function arrives as its config
+            named = ", ".join(repr(a) for a in ACTIVATIONS[1:-1]) + f" or {ACTIVATIONS[-1]!r}"
             raise ValueError(f"keras Dense with activation={activation!r} has no lstmkit counterpart: lstmkit's "
-                             f"Dense is linear (its losses take logits). Convert a Dense with activation=None "
-                             f"and apply {activation} to the outputs yourself.")
-        out = Dense(int(layer.units), use_bias=layer.use_bias, dtype=dtype)
+                             f"Dense takes activation=None (linear), {named}. Convert a Dense with "
+                             f"activation=None and apply {activation} to its outputs yourself.")
+        out = Dense(int(layer.units), use_bias=layer.use_bias, activation=activation, dtype=dtype)
         out.build((int(layer.kernel.shape[0]),))
         out.params["weight"] = _keras_array(keras, layer.kernel, dtype).T.copy()          # (I, U) -> (U, I)
         if layer.use_bias:
             out.params["bias"] = _keras_array(keras, layer.bias, dtype)
     elif kind is kl.Embedding:
-        if layer.mask_zero:
-            warnings.warn("keras Embedding(mask_zero=True) converts to a plain lstmkit Embedding: lstmkit passes "
-                          "no masks between layers, so give the recurrent layer mask=(ids != 0) yourself.",
-                          stacklevel=2)
-        out = Embedding(int(layer.input_dim), int(layer.output_dim), dtype=dtype)
+        out = Embedding(int(layer.input_dim), int(layer.output_dim), mask_zero=bool(layer.mask_zero), dtype=dtype)
         out.build((None,))
         out.params["weight"] = _keras_array(keras, layer.embeddings, dtype)
     else:
@@ -400,9 +400,10 @@ def to_keras(layer):
     """The Keras 3 layer equivalent to a built lstmkit layer, built, with a copy of its weights, in its dtype; a
     built lk.Sequential becomes the equivalent keras.Sequential (with a keras.Input of the model's input shape).
 
-    Dense -> keras.layers.Dense (linear), Embedding -> Embedding, Dropout -> Dropout, SimpleRNN -> SimpleRNN (same
-    activation), LSTM -> LSTM, GRU -> GRU(reset_after=True); bidirectional=True wraps the layer in
-    keras.layers.Bidirectional(merge_mode="concat"). return_sequences and return_state carry over.
+    Dense -> keras.layers.Dense (same activation; None is "linear"), Embedding -> Embedding (same mask_zero),
+    Dropout -> Dropout, SimpleRNN -> SimpleRNN (same activation), LSTM -> LSTM, GRU -> GRU(reset_after=True);
+    bidirectional=True wraps the layer in keras.layers.Bidirectional(merge_mode="concat"). return_sequences and
+    return_state carry over.
     Not carried over: Embedding padding_idx (Keras has none: the row is copied, but Keras training updates it),
     stateful (set it on the Keras layer yourself). Refused (ValueError): num_layers > 1 (a Keras recurrent layer
     has one layer: build the lstmkit model from num_layers=1 layers), variants such as LSTM(peephole=True).
@@ -419,15 +420,15 @@ def to_keras(layer):
                          f"Dropout.")
     if kind is Dropout:
         return kl.Dropout(layer.rate, dtype=layer.dtype)
-    _check_convertible(layer, "Keras")
+    _check_convertible(layer, "Keras", _KERAS_OPTIONS)
     p = {name: to_host(value) for name, value in layer.params.items()}
     if kind is Dense:
-        out = kl.Dense(layer.units, use_bias=layer.use_bias, dtype=layer.dtype)
+        out = kl.Dense(layer.units, use_bias=layer.use_bias, activation=layer.activation, dtype=layer.dtype)
         out.build((None, p["weight"].shape[1]))
         out.set_weights([p["weight"].T] + ([p["bias"]] if layer.use_bias else []))
         return out
     if kind is Embedding:
-        out = kl.Embedding(layer.num_embeddings, layer.embedding_dim, dtype=layer.dtype)
+        out = kl.Embedding(layer.num_embeddings, layer.embedding_dim, mask_zero=layer.mask_zero, dtype=layer.dtype)
         out.build()
         out.set_weights([p["weight"]])
         return out
@@ -463,11 +464,6 @@ def _from_keras_sequential(keras, model):
     if not model.built or not model.layers:
         raise ValueError("the keras.Sequential is not built or has no layers; give it a keras.Input(shape) "
                          "(or call it on a batch once) before converting.")
-    for layer in model.layers[:-1]:
-        if getattr(layer, "mask_zero", False):
-            raise ValueError("a keras.Sequential whose Embedding has mask_zero=True passes a mask to the next "
-                             "layers, which an lk.Sequential cannot; convert the layers one by one and give the "
-                             "recurrent layer mask=(ids != 0).")
     converted = Sequential([from_keras(layer) for layer in model.layers])
     return converted.build(tuple(model.input_shape[1:]))
 
