@@ -103,17 +103,24 @@ def _parse_csv(raw, source, column, date_column, fill):
     return Series(values=values, dates=dates, name=name, source=source)
 
 
-def _read_table(raw, source):
-    """Decode and split the file: the header names, the data rows (stripped cells) and each row's line number."""
+def decode_text(raw, source, usage):
+    """The text of a file's bytes, or one ValueError naming `source`: binary (NUL bytes), not UTF-8, or empty;
+    `usage` says what the file should hold."""
     if b"\x00" in raw:
-        raise ValueError(f"{source} looks like a binary file (it contains NUL bytes); pass a text CSV file.")
+        raise ValueError(f"{source} looks like a binary file (it contains NUL bytes); {usage}.")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise ValueError(f"{source} is not UTF-8 text (undecodable byte at offset {err.start}); "
-                         f"pass a CSV file saved as UTF-8.") from None
+        raise ValueError(f"{source} is not UTF-8 text (undecodable byte at offset {err.start}); save it as UTF-8."
+                         ) from None
     if not text.strip():
-        raise ValueError(f"{source} is empty; a CSV file needs a header line and at least 2 data rows.")
+        raise ValueError(f"{source} is empty; {usage}.")
+    return text
+
+
+def _read_table(raw, source):
+    """Decode and split the file: the header names, the data rows (stripped cells) and each row's line number."""
+    text = decode_text(raw, source, "a CSV file needs a header line and at least 2 data rows")
     reader = csv.reader(io.StringIO(text, newline=""))
     rows, lines = [], []
     try:

