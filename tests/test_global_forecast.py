@@ -148,3 +148,14 @@ def test_cli_bad_input_is_one_line(args, fragment, capsys, monkeypatch):
     assert main(["forecast", "--quiet", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and fragment in err
+
+
+def test_ensemble_members_on_a_dask_cluster_agree_with_local_processes():
+    distributed = pytest.importorskip("distributed")
+    panel = seasonal_panel(n_series=6)
+    cfg = gm.ModelConfig(hidden=8, epochs=2, batch_size=32, ensemble=2)
+    local, _, _ = gm.forecast_panel(panel.histories, 12, panel.horizon, "monthly", cfg, workers=2)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as c, \
+            distributed.Client(c) as client:
+        remote, _, _ = gm.forecast_panel(panel.histories, 12, panel.horizon, "monthly", cfg, cluster=client)
+    np.testing.assert_allclose(np.array(remote[0.5]), np.array(local[0.5]), rtol=1e-4)

@@ -36,7 +36,7 @@ def cmd_forecast(args):
                     ("method", "sMAPE", "MASE", "coverage 80% / 95%", "MSIS 95%"), rows)
         for k, source in enumerate(sources, 1):
             print(f"{'*' * k} {source}")
-    print(f"trained {model_cfg.ensemble} model(s) on {m['workers']} process(es) in {m['model_seconds']:.1f} s")
+    print(f"trained {model_cfg.ensemble} model(s) on {m['ran_on']} in {m['model_seconds']:.1f} s")
     print(f"run folder: {out} (forecasts.csv, metrics.json, examples.png"
           f"{', horizons.png' if 'methods' in m else ''})")
 

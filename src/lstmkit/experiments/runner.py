@@ -9,7 +9,7 @@ and the initial weights all come from `SeedSequence([seed, length, crc32(task)])
 cell, so RNN, LSTM and GRU meet identical sequences. Only `wall_time` differs between repetitions.
 
 `run_grid` runs cells x lengths x seeds and returns the results in grid order whoever computed them: in worker
-processes of this machine (`workers`, default os.cpu_count()), or on an existing Dask cluster (`cluster`, an
+processes of this machine (`workers`, default: the CPUs it may use), or on an existing Dask cluster (`cluster`, an
 address or a `distributed.Client`; `pip install "lstmkit[cluster]"`). Each local worker is a fresh 'spawn'
 process whose BLAS runs one thread (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS = 1 in its environment
 from the start, since the BLAS reads them only when NumPy loads): the runs are the parallelism, and one-thread
@@ -17,18 +17,16 @@ BLAS makes every run's arithmetic independent of the number of workers. Dask wor
 or a `LocalCluster` get the same one-thread setting from Dask's nanny by default.
 """
 
-import multiprocessing
 import os
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
 from .. import layers, optim
-from ..cpus import one_thread_blas
 from ..model import Sequential
+from ..parallel import map_jobs
 from .tasks import generate, get_task
 
 CELLS = layers.CELLS
@@ -159,7 +157,7 @@ def run_grid(task, cells=("rnn", "lstm", "gru"), lengths=None, seeds=(0, 1, 2), 
              workers=None, cluster=None, on_result=None):
     """Run every (cell, length, seed) of the grid and return the result dicts of `run_one` in grid order.
 
-    `workers`: local worker processes (default os.cpu_count()); `cluster`: a Dask scheduler address
+    `workers`: local worker processes (default: the CPUs this process may use); `cluster`: a Dask scheduler address
     ("tcp://host:8786") or a `distributed.Client`, which replaces the local processes. `lengths` defaults to the
     task's default lengths. `on_result(result)` is called as each run finishes (in completion order).
     The results do not depend on `workers` or on the cluster: each run is a pure function of its arguments.
@@ -169,65 +167,11 @@ def run_grid(task, cells=("rnn", "lstm", "gru"), lengths=None, seeds=(0, 1, 2), 
     lengths = tuple(get_task(task).default_lengths if lengths is None else lengths)
     jobs = grid_jobs(task, tuple(cells), lengths, tuple(seeds), config)
     order = sorted(range(len(jobs)), key=lambda i: -jobs[i][2] * CELL_COST[jobs[i][1]])   # longest first
-    if cluster is not None:
-        results = _run_on_dask(jobs, order, cluster, on_result)
-    else:
-        results = _run_on_processes(jobs, order, workers, on_result)
-    return [results[i] for i in range(len(jobs))]
-
-
-def _run_on_processes(jobs, order, workers, on_result):
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if not isinstance(workers, (int, np.integer)) or isinstance(workers, bool) or workers < 1:
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))
+                                or workers < 1):
         raise ValueError(f"workers must be a positive integer, got {workers!r}.")
-    results = {}
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"))
-    try:
-        with one_thread_blas():                  # the workers start during submit and keep this environment
-            futures = {pool.submit(_run_job, jobs[i]): i for i in order}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            if on_result is not None:
-                on_result(results[futures[future]])
-    except BaseException:                         # Ctrl-C or a failed run: stop now, not after the running runs
-        _terminate_workers(pool)
-        raise
-    pool.shutdown()
-    return results
-
-
-def _terminate_workers(pool):
-    """ProcessPoolExecutor.terminate_workers() of Python >= 3.14, done by hand on older versions (terminate the
-    processes, which shutdown() forgets, then shut down without waiting)."""
-    if hasattr(pool, "terminate_workers"):
-        pool.terminate_workers()
-        return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _run_on_dask(jobs, order, cluster, on_result):
-    try:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-    except ImportError:
-        raise ImportError('--cluster needs Dask: pip install "lstmkit[cluster]" (or "dask[distributed]").') from None
-    client = cluster if isinstance(cluster, Client) else Client(cluster)
-    try:
-        ordered = [jobs[i] for i in order]
-        futures = client.map(_run_job, ordered, pure=False)
-        index = {future.key: i for future, i in zip(futures, order)}
-        results = {}
-        for future in dask_completed(futures):
-            results[index[future.key]] = future.result()
-            if on_result is not None:
-                on_result(results[index[future.key]])
-        return results
-    finally:
-        if client is not cluster:
-            client.close()
+    return map_jobs(_run_job, jobs, workers=workers, cluster=cluster, order=order,
+                    on_result=None if on_result is None else lambda i, result: on_result(result))
 
 
 def summarize(results, task):

@@ -36,7 +36,9 @@ class PanelConfig:
     date_column: str = option("date", "column of --data holding the dates")
     value_column: str = option("value", "column of --data holding the values")
     horizon: int = option(0, "steps to forecast; 0: the collection's own (needed with --data)")
-    workers: int = option(0, "processes training the ensemble members; 0: all cores")
+    workers: int = option(0, "processes training the ensemble members; 0: one per usable CPU")
+    cluster: str = option(None, "Dask scheduler address (tcp://host:8786) to train the members on instead "
+                                "(needs lstmkit[cluster])")
     baselines: bool = option(True, "also compute statsforecast's Theta and AutoETS, where it is installed")
 
     def validate(self):
@@ -89,13 +91,15 @@ def run_forecast(panel_cfg=PanelConfig(), model_cfg=ModelConfig(), verbose=True,
     workers = min(panel_cfg.workers or usable_cpus(), model_cfg.ensemble)          # the processes used
     started = time.perf_counter()
     quantiles, scales, window = forecast_panel(panel.histories, panel.season, panel.horizon, panel.frequency,
-                                               model_cfg, workers=workers, verbose=verbose)
+                                               model_cfg, workers=workers, cluster=panel_cfg.cluster,
+                                               verbose=verbose)
     model_seconds = time.perf_counter() - started
     metrics = {"data": panel.name, "series": len(panel.ids), "horizon": panel.horizon, "season": panel.season,
                "frequency": panel.frequency, "window": window,
                "deseasonalised": int(sum(s.indices is not None for s in scales)),
                "log": int(sum(s.log for s in scales)), "model_seconds": round(model_seconds, 1),
-               "workers": workers, "problems": panel.problems}
+               "ran_on": f"the Dask cluster at {panel_cfg.cluster}" if panel_cfg.cluster else
+               f"{workers} process(es)" if workers > 1 else "this process", "problems": panel.problems}
     methods = {}
     if panel.futures is not None:
         started = time.perf_counter()

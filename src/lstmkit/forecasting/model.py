@@ -18,8 +18,6 @@ by the median and sorted, so that the interval bounds never cross.
 """
 
 import math
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -27,9 +25,9 @@ import numpy as np
 
 from .. import layers, optim
 from ..config import check_fields, option
-from ..cpus import one_thread_blas
 from ..losses import Pinball
 from ..model import Sequential
+from ..parallel import map_jobs
 from ..progress import CaseProgress
 
 CELLS = layers.CELLS
@@ -190,37 +188,27 @@ def _member(job):
     return train_and_predict(*job)
 
 
-def ensemble_quantiles(zs, window, cfg, horizon, quantiles=QUANTILES, workers=1, verbose=False):
+def ensemble_quantiles(zs, window, cfg, horizon, quantiles=QUANTILES, workers=1, cluster=None, verbose=False):
     """The median over cfg.ensemble members (member k: seed cfg.seed + k, input length member_window(window, k))
-    of their quantiles, (S, Q, horizon), each member on its own process when workers > 1 (one BLAS thread
-    each); `verbose` shows a bar over the members."""
+    of their quantiles, (S, Q, horizon). The members train on `workers` processes when workers > 1, one BLAS
+    thread each, or on a Dask `cluster` (parallel.map_jobs); `verbose` shows a bar over the members."""
     jobs = [(zs, member_window(window, k), cfg, horizon, quantiles, cfg.seed + k) for k in range(cfg.ensemble)]
-    members = [None] * len(jobs)
     with CaseProgress(len(jobs), f"training {len(jobs)} model(s)", enabled=verbose) as progress:
-        if workers > 1 and len(jobs) > 1:
-            with one_thread_blas(), ProcessPoolExecutor(min(workers, len(jobs)),
-                                                        mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = {pool.submit(_member, job): k for k, job in enumerate(jobs)}
-                for future in as_completed(futures):
-                    members[futures[future]] = future.result()
-                    progress.finished(f"member {futures[future] + 1} done")
-        else:
-            for k, job in enumerate(jobs):
-                progress.case(f"member {k + 1}, window {job[1]}")
-                members[k] = train_and_predict(*job)
+        members = map_jobs(_member, jobs, workers=workers if workers > 1 else 0, cluster=cluster,
+                           on_result=lambda k, _: progress.finished(f"member {k + 1} done"))
     return np.median(np.stack(members), axis=0)
 
 
 def forecast_panel(histories, season, horizon, frequency, cfg=ModelConfig(), quantiles=QUANTILES, workers=1,
-                   verbose=False):
+                   cluster=None, verbose=False):
     """Forecast every history: returns (quantile forecasts {q: list of (horizon,) arrays}, scales, window), the
     quantiles sorted per step so that the bounds do not cross. With workers > 1 the members run on spawned
-    processes, so a script calling this must do so under `if __name__ == "__main__":`."""
+    processes, so a script calling this must do so under `if __name__ == "__main__":` (see parallel.py)."""
     window = cfg.window or WINDOWS.get(frequency, 2 * horizon)
     scales = [fit_scale(np.asarray(y, np.float64), season, cfg.deseasonalise) for y in histories]
     zs = [to_z(np.asarray(y, np.float64), s) for y, s in zip(histories, scales)]
     training_windows(zs, window, horizon)                       # no training window at all: one clear error now
-    q = ensemble_quantiles(zs, window, cfg, horizon, quantiles, workers, verbose)         # (S, Q, H)
+    q = ensemble_quantiles(zs, window, cfg, horizon, quantiles, workers, cluster, verbose)    # (S, Q, H)
     order = np.argsort(quantiles)
     q[:, order, :] = np.sort(q[:, order, :], axis=1)
     out = {}
