@@ -140,18 +140,23 @@ def input_window(z, window):
     return part - z[-1]
 
 
+def check_long_enough(zs, horizon):
+    """Raise a ValueError when no series gives a training window (n - horizon < 2 for all)."""
+    if all(len(z) - horizon < 2 for z in zs):
+        raise ValueError(f"no series is long enough to give a training window (each needs at least "
+                         f"{horizon + 2} values for horizon {horizon}).")
+
+
 def training_windows(zs, window, horizon):
     """(X (N, window, 1), Y (N, horizon)) float32 from every series: windows ending at t for t from
     max(2, min(window, n - horizon)) to n - horizon (a series with n - horizon < 2 gives none)."""
+    check_long_enough(zs, horizon)
     X, Y = [], []
     for z in zs:
         n = len(z)
         for t in range(max(2, min(window, n - horizon)), n - horizon + 1):
             X.append(input_window(z[:t], window))
             Y.append(z[t:t + horizon] - z[t - 1])
-    if not X:
-        raise ValueError(f"no series is long enough to give a training window (each needs at least "
-                         f"{horizon + 2} values for horizon {horizon}).")
     return np.asarray(X, np.float32)[..., None], np.asarray(Y, np.float32)
 
 
@@ -207,7 +212,7 @@ def forecast_panel(histories, season, horizon, frequency, cfg=ModelConfig(), qua
     window = cfg.window or WINDOWS.get(frequency, 2 * horizon)
     scales = [fit_scale(np.asarray(y, np.float64), season, cfg.deseasonalise) for y in histories]
     zs = [to_z(np.asarray(y, np.float64), s) for y, s in zip(histories, scales)]
-    training_windows(zs, window, horizon)                       # no training window at all: one clear error now
+    check_long_enough(zs, horizon)                               # no training window at all: one clear error now
     q = ensemble_quantiles(zs, window, cfg, horizon, quantiles, workers, cluster, verbose)    # (S, Q, H)
     order = np.argsort(quantiles)
     q[:, order, :] = np.sort(q[:, order, :], axis=1)
