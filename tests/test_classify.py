@@ -9,7 +9,7 @@ import pytest
 
 import lstmkit as lk
 import lstmkit.cli as cli
-from lstmkit.classify import (ClassifyConfig, build_model, forward, nearest_neighbour, predict_logits,
+from lstmkit.classify import (ClassifyConfig, build_model, nearest_neighbour, predict_logits,
                               stratified_split)
 from lstmkit.data.ts import load_ts_dataset, parse_ts, read_ts
 
@@ -89,9 +89,9 @@ def test_padding_changes_nothing(cell, bidirectional):
     lengths = np.array([6, 3, 1])
     x = rng.standard_normal((3, 6, 2)).astype(np.float32)
     x[np.arange(6)[None] >= lengths[:, None]] = 0.0
-    batch = forward(model, x, mask=np.arange(6)[None] < lengths[:, None])
+    batch = model.predict(x, mask=np.arange(6)[None] < lengths[:, None])
     for n, length in enumerate(lengths):
-        alone = forward(model, x[n:n + 1, :length])
+        alone = model.predict(x[n:n + 1, :length])
         np.testing.assert_allclose(batch[n], alone[0], rtol=1e-5, atol=1e-6)
 
 

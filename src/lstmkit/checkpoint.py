@@ -2,9 +2,10 @@
 a run stopped, written atomically, read without running code (JSON and raw arrays only, never pickle).
 
 A checkpoint `<folder>/checkpoint.safetensors` holds
-- tensors `model/<layer>.<param>` (the weights), `optimizer/<layer>.<param>/<slot>` (the optimizer's state arrays,
-  e.g. Adam's `exp_avg`), `best/<layer>.<param>` (early stopping's best weights, when kept) and `order` (the sample
-  order of the epoch in progress, when it has been drawn);
+- tensors `model/<layer>.<param>` (the weights) and `model/<layer>.<buffer>` (the layers' buffers, e.g. BatchNorm's
+  running statistics; io.model_state), `optimizer/<layer>.<param>/<slot>` (the optimizer's state arrays, e.g. Adam's
+  `exp_avg`), `best/<layer>.<param>` (early stopping's best weights, when kept; with the buffers where the fit keeps
+  those too) and `order` (the sample order of the epoch in progress, when it has been drawn);
 - in the JSON metadata: the model configuration, the optimizer's class, configuration and step count, the state
   of every random generator (each layer's `rng`, which draws dropout masks, and the model's shuffling generator),
   the position (epoch, next batch, running loss sum), the early-stopping record, the history, and a fingerprint of
@@ -30,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .backend import device_of, to_device, to_host
-from .io import checksums, read_safetensors, verify_checksums, write_atomic
+from .io import checksums, model_state, read_safetensors, verify_checksums, write_atomic
 
 FILENAME = "checkpoint.safetensors"
 FORMAT = "lstmkit-checkpoint"
@@ -84,7 +85,7 @@ def fingerprint(x, y, validation_data, batch_size, shuffle):
 def rng_states(model):
     """The state of every random generator of `model`: each layer's `rng` and the shuffling generator."""
     return {"layers": [None if layer.rng is None else layer.rng.bit_generator.state for layer in model.layers],
-            "shuffle": model._shuffle_rng.bit_generator.state}
+            "shuffle": model.shuffle_rng.bit_generator.state}
 
 
 # ---- writing ------------------------------------------------------------------------------------------------------
@@ -93,9 +94,8 @@ def save_checkpoint(folder, model, state, fit):
     atomically; `fit` is the `fingerprint` of the run. Returns the path."""
     from safetensors.numpy import save
 
-    params = model.parameters()
     opt = model.optimizer.state_dict()
-    tensors = {f"model/{key}": np.ascontiguousarray(to_host(p)) for key, p in params.items()}
+    tensors = {f"model/{key}": np.ascontiguousarray(to_host(p)) for key, p in model_state(model).items()}
     for key, slots in opt["slots"].items():
         tensors.update({f"optimizer/{key}/{name}": np.ascontiguousarray(s) for name, s in slots.items()})
     for key, p in (state.best_weights or {}).items():
@@ -217,7 +217,7 @@ def restore_checkpoint(path, model, fit):
     """Load the checkpoint at `path` into `model` (compiled and built like the one that wrote it) and return the
     TrainState to go on from. `fit` is this run's `fingerprint`; it must match the saved one. Nothing is changed
     unless the whole checkpoint checks out."""
-    from .model import History
+    from .training import History
 
     tensors, body, path = read_checkpoint(path)
     f = _Fields(path)
@@ -230,7 +230,8 @@ def restore_checkpoint(path, model, fit):
                              f"{body['fit'].get(key)!r}, now {fit[key]!r}); resume with the same data and "
                              f"settings, or start a new run.")
     params = model.parameters()
-    weights = _arrays(f, tensors, "model/", params, "weights")
+    live = model_state(model)                              # params and buffers
+    weights = _arrays(f, tensors, "model/", live, "weights")
 
     opt = body["optimizer"]
     if f.get(opt, "class", str, "optimizer") != type(model.optimizer).__name__:
@@ -266,7 +267,9 @@ def restore_checkpoint(path, model, fit):
     state.best = math.inf if es.get("best") is None else f.number(es, "best", "early_stopping")
     state.waited = f.get(es, "waited", int, "early_stopping", minimum=0)
     if f.get(es, "has_best_weights", bool, "early_stopping"):
-        state.best_weights = _arrays(f, tensors, "best/", params, "best weights")
+        kept = {name[len("best/"):] for name in tensors if name.startswith("best/")}
+        best_like = live if kept - set(params) else params   # with the buffers when the fit kept them
+        state.best_weights = _arrays(f, tensors, "best/", best_like, "best weights")
     logs = f.get(hist, "history", dict, "history")
     epochs = f.get(hist, "epoch", list, "history")
     stopped = f.get(hist, "stopped_epoch", (int, type(None)), "history")
@@ -278,20 +281,20 @@ def restore_checkpoint(path, model, fit):
         f.fail(f"the history holds {len(epochs)} epochs, but the position is epoch {state.epoch}")
     state.history = History(history=logs, epoch=epochs, stopped_epoch=stopped)
     generators = _generators(f, body["rng"], model)
-    known = ({f"model/{key}" for key in params} | {"order"}
+    known = ({f"model/{key}" for key in live} | {"order"}
              | {f"optimizer/{key}/{name}" for key, names in slots.items() for name in names}
-             | ({f"best/{key}" for key in params} if state.best_weights is not None else set()))
+             | ({f"best/{key}" for key in state.best_weights} if state.best_weights is not None else set()))
     if set(tensors) - known:
         f.fail(f"it holds tensors that belong to nothing: {sorted(set(tensors) - known)}")
 
     # everything checked: apply
-    for key, p in params.items():
+    for key, p in live.items():
         p[...] = to_device(weights[key], device_of(p))
     model.optimizer.load_state_dict({"step": step, "slots": slots})
     for layer, gen in zip(model.layers, generators["layers"]):
         if gen is not None:
             layer.rng = gen
-    model._shuffle_rng = generators["shuffle"]
+    model.shuffle_rng = generators["shuffle"]
     return state
 
 

@@ -5,8 +5,7 @@ majority class and 1-nearest-neighbour Euclidean distance.
 
 Variable lengths: series are right-padded and the recurrent layer gets `mask` (B, T), so a padded step leaves the
 state unchanged and the final hidden state is that of each series' last real step (and a bidirectional layer's
-backward direction starts there). `Sequential` does not carry masks, so this module runs the model's layers
-itself (`forward`); the model is still a `Sequential`, saved and loaded as one.
+backward direction starts there): `Sequential.fit` and `predict` take the mask (`mask=`).
 
 Preprocessing: every channel is standardised with the mean and standard deviation of the real (unpadded) steps of
 the training split. Early stopping watches the loss on a stratified `val_fraction` of the training split; the
@@ -17,21 +16,17 @@ channel) so that series of different lengths can be compared step by step; for e
 plain 1-NN Euclidean classifier of the UCR archive.
 """
 
-import copy
 import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import cpus, layers, optim
-from .backend import to_host
+from . import layers, optim
 from .config import check_fields, option
 from .data.ts import CLASSIFICATION_DATASETS, load_ts_dataset, read_ts
 from .forecast import CELLS
-from .layers.recurrent import Recurrent
-from .losses import SparseCategoricalCrossentropy
-from .model import History, Sequential
-from .progress import EpochProgress
+from .model import Sequential
+from .training import EarlyStopping
 
 
 @dataclass
@@ -88,17 +83,6 @@ def load_data(cfg):
     return load_ts_dataset(cfg.dataset)
 
 
-def forward(model, x, mask=None, training=False):
-    """The model's output for padded inputs x (B, T, C), on the host: like `model.forward`, but recurrent layers
-    get `mask` (B, T) bool (None when every step is real)."""
-    for layer in model.layers:
-        if isinstance(layer, Recurrent):
-            x = layer.forward(x, mask=mask, training=training)
-        else:
-            x = layer.forward(x, training=training)
-    return to_host(x)
-
-
 def standardise(x, lengths, scaler):
     """(x - mean) / std per channel on the real steps; padded steps stay 0 (float32, as the layers take it)."""
     z = (x - np.asarray(scaler["mean"])) / np.asarray(scaler["std"])
@@ -109,13 +93,7 @@ def standardise(x, lengths, scaler):
 def predict_logits(model, data, scaler=None, batch_size=256):
     """Logits (N, K) of a trained classifier for a TSData; `scaler` defaults to the one saved with the model."""
     scaler = scaler if scaler is not None else model.metadata["scaler"]
-    x, mask = standardise(data.x, data.lengths, scaler), _mask_or_none(data.mask)
-    return np.concatenate([forward(model, x[i:i + batch_size], None if mask is None else mask[i:i + batch_size])
-                           for i in range(0, len(x), batch_size)])
-
-
-def _mask_or_none(mask):
-    return None if mask.all() else mask
+    return model.predict(standardise(data.x, data.lengths, scaler), batch_size, mask=data.mask)
 
 
 def stratified_split(y, fraction, rng):
@@ -170,7 +148,8 @@ def train_classifier(cfg, verbose=True, data=None):
     is_train, is_val = stratified_split(train.y, cfg.val_fraction, np.random.default_rng(cfg.seed))
 
     model = build_model(cfg, K).build((None, C))
-    model.compile(loss="sparse_categorical_crossentropy", optimizer=optim.Adam(lr=cfg.lr, clipnorm=1.0))
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=optim.Adam(lr=cfg.lr, clipnorm=1.0),
+                  metrics=["accuracy"])
     started = time.perf_counter()
     history = _fit(model, cfg, (x[is_train], mask[is_train], train.y[is_train]),
                    (x[is_val], mask[is_val], train.y[is_val]), verbose)
@@ -198,45 +177,12 @@ def train_classifier(cfg, verbose=True, data=None):
 
 
 def _fit(model, cfg, train, val, verbose):
-    """Mini-batch Adam on (x, mask, y) with the masked forward; early stopping on the validation loss restores
-    the best epoch's weights. Returns a History with loss, accuracy, val_loss, val_accuracy per epoch."""
+    """Mini-batch Adam on (x, mask, y) (Sequential.fit with the mask); early stopping on the validation loss
+    restores the best epoch's weights. Returns a History with loss, accuracy, val_loss, val_accuracy per epoch."""
     x, mask, y = train
-    loss_fn = SparseCategoricalCrossentropy()
-    rng = np.random.default_rng(np.random.SeedSequence(cfg.seed).spawn(2)[1])
-    batch_size = min(cfg.batch_size, len(x))
-    n_batches = int(np.ceil(len(x) / batch_size))
-    history, best, best_weights, waited = History(), np.inf, None, 0
-    with cpus.training_threads(), EpochProgress(cfg.epochs, n_batches, enabled=bool(verbose)) as progress:
-        for epoch in range(cfg.epochs):
-            progress.start_epoch(epoch)
-            order, total, correct = rng.permutation(len(x)), 0.0, 0
-            for b in range(n_batches):
-                idx = order[b * batch_size:(b + 1) * batch_size]
-                out = forward(model, x[idx], _mask_or_none(mask[idx]), training=True)
-                loss, dout = loss_fn.value_and_grad(out, y[idx])
-                if not np.isfinite(loss):
-                    raise FloatingPointError(f"training diverged at epoch {epoch + 1} (the loss is {loss}); "
-                                             f"lower the learning rate.")
-                model.backward(dout)
-                model.optimizer.step(model.parameters(), model.gradients())
-                total += loss * len(idx)
-                correct += int(np.sum(np.argmax(out, axis=1) == y[idx]))
-                progress.advance(loss=total / ((b * batch_size) + len(idx)))
-            val_out = forward(model, val[0], _mask_or_none(val[1]))
-            logs = {"loss": total / len(x), "accuracy": correct / len(x), "val_loss": loss_fn(val_out, val[2]),
-                    "val_accuracy": float(np.mean(np.argmax(val_out, axis=1) == val[2]))}
-            history.append(epoch, logs)
-            progress.end_epoch(logs)
-            if logs["val_loss"] < best:
-                best, best_weights, waited = logs["val_loss"], copy.deepcopy(model.parameters()), 0
-            else:
-                waited += 1
-                if waited >= cfg.patience:
-                    history.stopped_epoch = epoch
-                    break
-    for name, value in model.parameters().items():
-        value[...] = best_weights[name]
-    return history
+    return model.fit(x, y, mask=mask, epochs=cfg.epochs, batch_size=min(cfg.batch_size, len(x)),
+                     validation_data=(val[0], val[2], val[1]), early_stopping=EarlyStopping(patience=cfg.patience),
+                     verbose=verbose)
 
 
 def write_run(run, out):

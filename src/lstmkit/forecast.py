@@ -37,7 +37,8 @@ from .data import (
     sliding_windows,
 )
 from .data.dates import date_step, frequency
-from .model import EarlyStopping, Sequential
+from .model import Sequential
+from .training import EarlyStopping
 
 CELLS = layers.CELLS
 

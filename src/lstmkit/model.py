@@ -1,13 +1,11 @@
 """The Keras-like model: `Sequential` chains layers, trains them with mini-batch gradient descent (`fit`) and
 runs them (`predict`, `evaluate`); `summary` tabulates shapes and parameter counts."""
 
-import copy
 import os
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import backend, cpus
+from . import backend
 from . import checkpoint as ckpt
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -16,65 +14,12 @@ from . import tbptt as tbptt_module
 from .layers import Layer
 from .layers.dense import activation_forward
 from .layers.recurrent import Recurrent
-from .progress import EpochProgress
 from .rtrl import OnlineLearner
+from .training import Callback, Checkpointer, EarlyStopping, Trainer
 from .validation import check_array, first_nonfinite
 
 
-HIGHER_IS_BETTER = ("acc", "exact_match")     # monitored names containing one of these are maximised (mode="auto")
 PROBABILITY_ACTIVATIONS = ("sigmoid", "softmax")    # a last layer ending in one of these outputs probabilities
-
-
-@dataclass
-class EarlyStopping:
-    """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs; with
-    `restore_best_weights` the model ends with the weights of its best epoch.
-
-    `mode`: "min" (lower is better), "max" (higher is better) or "auto" (the default, Keras' rule): "max" when the
-    name contains "acc" (accuracy, val_accuracy, val_token_accuracy) or "exact_match", "min" otherwise (losses,
-    mse, mae, rmse). `score` and `improved` are the one place that rule lives (Sequential.fit and Seq2Seq.fit use
-    them)."""
-    monitor: str = "val_loss"
-    patience: int = 5
-    min_delta: float = 0.0
-    restore_best_weights: bool = True
-    mode: str = "auto"
-
-    def __post_init__(self):
-        self.direction                                         # a bad mode fails here, at construction
-
-    @property
-    def direction(self):
-        """"min" or "max": `mode`, with "auto" resolved from the monitored name."""
-        if self.mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping mode must be 'auto', 'min' or 'max', got {self.mode!r}; use 'max' for "
-                             f"a value that is better when higher (an accuracy), 'min' for a loss.")
-        if self.mode != "auto":
-            return self.mode
-        name = str(self.monitor).lower()
-        return "max" if any(part in name for part in HIGHER_IS_BETTER) else "min"
-
-    def score(self, value):
-        """The monitored value as a number that is better when lower: `value` for "min", `-value` for "max"."""
-        return float(value) if self.direction == "min" else -float(value)
-
-    def improved(self, value, best_score):
-        """Whether `value` beats the best score so far (a `score`, inf before the first epoch) by more than
-        `min_delta`."""
-        return self.score(value) < best_score - self.min_delta
-
-
-@dataclass
-class History:
-    """Per-epoch values, Keras-style: `history["loss"][e]`, `history["val_loss"][e]`, one list per metric."""
-    history: dict = field(default_factory=dict)
-    epoch: list = field(default_factory=list)
-    stopped_epoch: int = None
-
-    def append(self, epoch, logs):
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(value)
 
 
 class Sequential:
@@ -93,7 +38,7 @@ class Sequential:
         self.optimizer = None
         self.metrics = []
         self.input_shape = None
-        self._shuffle_rng = None
+        self.shuffle_rng = None       # draws the order of each epoch's mini-batches (seeded in build)
         for layer in layers:
             self.add(layer)
 
@@ -125,7 +70,7 @@ class Sequential:
             if not layer.built:
                 layer.build(shape, np.random.default_rng(layer_seed))
             shape = layer.output_shape(shape)
-        self._shuffle_rng = np.random.default_rng(seeds[-1])
+        self.shuffle_rng = np.random.default_rng(seeds[-1])
         self.input_shape = tuple(input_shape)
         return self
 
@@ -162,12 +107,12 @@ class Sequential:
         return self.layers[0].device if self.layers else "cpu"
 
     # ---- passes -----------------------------------------------------------------------------------------------
-    def forward(self, x, training=False):
-        """Run the layers in turn. A (B, T) mask of real steps, started by a Masking layer, is passed to every
-        layer that accepts one and kept in `output_mask` for the loss (None when there is none)."""
+    def forward(self, x, training=False, mask=None):
+        """Run the layers in turn. A (B, T) mask of real steps (True) and padding (False), given here or started
+        by a Masking layer or an Embedding(mask_zero=True), is passed to every layer that accepts one and kept in
+        `output_mask` for the loss (None when there is none)."""
         if not self.built:
             self.build(np.shape(x)[1:])
-        mask = None
         for i, layer in enumerate(self.layers):
             inputs = x
             x = layer.forward(x, mask=mask, training=training) if layer.accepts_mask and mask is not None \
@@ -257,7 +202,7 @@ class Sequential:
             return
         for layer in layers:
             layer.input_shape, layer.params, layer.grads, layer.rng = None, {}, {}, None
-        self.input_shape, self._shuffle_rng = None, None
+        self.input_shape, self.shuffle_rng = None, None
 
     def _check_xy(self, x, y, what):
         """x and y as arrays that fit the model and the loss: the same number of samples, y shaped like the
@@ -285,18 +230,17 @@ class Sequential:
         self._require_compiled("train_on_batch")
         x, y = self._check_xy(x, y, "train_on_batch")
         loss = self._gradients(x, y)
-        self._apply_gradients()
+        self.apply_gradients()
         return loss
 
-    def _gradients(self, x, y):
-        """Forward, loss and backward on one batch, filling every layer's grads; returns the loss. Raises
-        FloatingPointError if the loss or a gradient is NaN or inf, before anything has changed the weights."""
-        out = backend.to_host(self.forward(x, training=True))
+    def _gradients(self, x, y, mask=None):
+        """Forward, loss and backward on one batch (with its (B, T) `mask` of real steps, if any), filling every
+        layer's grads; returns the loss. Raises FloatingPointError if the loss is NaN or inf."""
+        out = backend.to_host(self.forward(x, training=True, mask=mask))
         loss, dout = self._loss_and_grad(out, y, self.output_mask)
         if not np.isfinite(loss):
             raise FloatingPointError(f"the loss is {loss}")
         self.backward(dout)
-        self._check_gradients()
         return loss
 
     def _loss_and_grad(self, out, y, mask):
@@ -308,11 +252,6 @@ class Sequential:
         dout[mask] = d_real
         return loss, dout
 
-    def _check_gradients(self):
-        key = first_nonfinite(self.gradients())
-        if key is not None:
-            raise FloatingPointError(f"the gradient of {key} holds NaN or inf")
-
     def reset_states(self):
         """Forget the states that stateful recurrent layers carry from one batch to the next."""
         for layer in self.layers:
@@ -320,8 +259,12 @@ class Sequential:
                 layer.reset_states()
 
 
-    def _apply_gradients(self):
-        """The optimizer step, then a check that it left every weight finite."""
+    def apply_gradients(self):
+        """The optimizer step with the gradients the last backward left in the layers. Raises FloatingPointError,
+        before the step, if a gradient is NaN or inf, and after it if a weight became NaN or inf."""
+        key = first_nonfinite(self.gradients())
+        if key is not None:
+            raise FloatingPointError(f"the gradient of {key} holds NaN or inf")
         params = self.parameters()
         self.optimizer.step(params, self.gradients())
         key = first_nonfinite(params)
@@ -331,10 +274,14 @@ class Sequential:
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None, shuffle=True,
             early_stopping=None, verbose=1, checkpoint=None, checkpoint_every=1, resume=False, tbptt=None,
-            algorithm="bptt"):
-        """Train for `epochs` passes over (x, y) in shuffled mini-batches. Validation data are either the last
-        `validation_split` fraction of the samples (taken before shuffling, as Keras does) or `validation_data`
-        = (x_val, y_val). `early_stopping` is an EarlyStopping or an int patience on val_loss. Returns a History.
+            algorithm="bptt", mask=None, callbacks=()):
+        """Train for `epochs` passes over (x, y) in shuffled mini-batches (training/trainer.py, the one loop).
+        Validation data are either the last `validation_split` fraction of the samples (taken before shuffling, as
+        Keras does) or `validation_data` = (x_val, y_val), or (x_val, y_val, mask_val) with a mask. `mask`: a
+        (N, T) boolean array of the real steps of right-padded sequences (True) and their padding (False), passed
+        to the recurrent layers, so no Masking layer is needed. `early_stopping` is an EarlyStopping or an int
+        patience on val_loss; `callbacks` more of lstmkit.training's (ReduceLROnPlateau, CSVLogger, ...), run in
+        order after it at each epoch's end. Returns a History.
 
         `tbptt=k` or `(k1, k2)` trains each batch with truncated BPTT (see lstmkit.tbptt): the sequence is run
         k1 steps at a time with the states carried across, one update after each run, gradients back-propagated
@@ -357,6 +304,7 @@ class Sequential:
         self._require_compiled("fit")
         _check_output_activation(self.layers[-1] if self.layers else None, self.loss, self.metrics)
         x, y = self._check_xy(x, y, "fit")
+        mask = self._check_mask(mask, x, "mask")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
         if validation_data is not None and validation_split:
@@ -369,13 +317,17 @@ class Sequential:
             if n_val < 1 or n_val >= len(x):
                 raise ValueError(f"validation_split={validation_split} leaves {n_val} of {len(x)} samples for "
                                  f"validation; use more data or another split.")
-            validation_data = (x[-n_val:], y[-n_val:])
-            x, y = x[:-n_val], y[:-n_val]
+            validation_data = (x[-n_val:], y[-n_val:]) + (() if mask is None else (mask[-n_val:],))
+            x, y, mask = x[:-n_val], y[:-n_val], None if mask is None else mask[:-n_val]
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError(f"validation_data must be a pair (x_val, y_val), got "
-                                 f"{type(validation_data).__name__}.")
-            validation_data = self._check_xy(*validation_data, "validation_data")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError(f"validation_data must be a pair (x_val, y_val) or a triple (x_val, y_val, "
+                                 f"mask_val), got {type(validation_data).__name__}"
+                                 f"{'' if not isinstance(validation_data, (tuple, list)) else f' of {len(validation_data)}'}.")
+            x_val, y_val = self._check_xy(*validation_data[:2], "validation_data")
+            mask_val = self._check_mask(validation_data[2] if len(validation_data) == 3 else None, x_val,
+                                        "validation_data mask")
+            validation_data = (x_val, y_val) + (() if mask_val is None else (mask_val,))
         _check_batch_size(batch_size)
         if batch_size > len(x):
             raise ValueError(f"batch_size={batch_size} is larger than the {len(x)} training samples; "
@@ -385,11 +337,15 @@ class Sequential:
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
             raise TypeError(f"early_stopping must be None, an int patience or an EarlyStopping, got "
                             f"{type(early_stopping).__name__}.")
-        if early_stopping is not None:
-            _check_early_stopping(early_stopping)
-        if early_stopping is not None and early_stopping.monitor.startswith("val_") and validation_data is None:
-            raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation_split or "
-                             f"validation_data.")
+        if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)) or \
+                not all(isinstance(cb, Callback) for cb in callbacks):
+            raise TypeError(f"callbacks must be a list of lstmkit.training callbacks (EarlyStopping, "
+                            f"ReduceLROnPlateau, CSVLogger, ...), got {callbacks!r}.")
+        callbacks = ([] if early_stopping is None else [early_stopping]) + list(callbacks)
+        for cb in callbacks:
+            if getattr(cb, "monitor", "").startswith("val_") and validation_data is None:
+                raise ValueError(f"{type(cb).__name__} on {cb.monitor!r} needs validation_split or "
+                                 f"validation_data.")
         if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
             raise TypeError(f"checkpoint must be a folder path (str or os.PathLike), got {type(checkpoint).__name__}.")
         if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, np.integer)) \
@@ -399,6 +355,8 @@ class Sequential:
             raise ValueError(f"algorithm must be 'bptt' or 'rtrl', got {algorithm!r}.")
         if tbptt is not None and algorithm == "rtrl":
             raise ValueError("tbptt truncates backpropagation; RTRL has none to truncate. Pass one or the other.")
+        if mask is not None and (tbptt is not None or algorithm == "rtrl"):
+            raise ValueError("mask= works with full BPTT; truncated BPTT and RTRL run equal-length sequences.")
         if tbptt is not None:
             tbptt = tbptt_module.check_tbptt(self, tbptt)
         if resume and checkpoint is None:
@@ -406,107 +364,65 @@ class Sequential:
         if not self.built:
             self.build(x.shape[1:])
 
-        batch_trainer = None                                  # None: one BPTT step per batch
         if tbptt is not None:
-            def batch_trainer(xb, yb):
-                return tbptt_module.train_batch(self, xb, yb, *tbptt)
+            def step(idx):
+                return tbptt_module.train_batch(self, x[idx], y[idx], *tbptt)
         elif algorithm == "rtrl":
-            batch_trainer = OnlineLearner(self, update="step").train_on_batch
-        saver = None
-        if checkpoint is not None:
-            saver = _Checkpointer(checkpoint, int(checkpoint_every),
-                                  ckpt.fingerprint(x, y, validation_data, batch_size, shuffle))
-        state = saver.restore(self) if resume else ckpt.TrainState(history=History())
-        n_batches = int(np.ceil(len(x) / batch_size))
-        with cpus.training_threads(state.blas_threads) as state.blas_threads, \
-                EpochProgress(epochs, n_batches, enabled=bool(verbose)) as progress, \
-                ckpt.DeferredInterrupt(enabled=saver is not None) as interrupt:
-            try:
-                self._train(x, y, state, epochs, batch_size, shuffle, validation_data, early_stopping, saver,
-                            progress, interrupt, batch_trainer)
-            except KeyboardInterrupt:
-                if saver is None or state.updating:
-                    raise
-                path = saver.save(self, state)
-                raise KeyboardInterrupt(f"checkpoint saved to {path}, "
-                                        f"{ckpt.position_text(state.epoch, state.batch)}") from None
-        if early_stopping is not None and early_stopping.restore_best_weights and state.best_weights is not None:
-            for name, value in self.parameters().items():
-                value[...] = backend.to_device(state.best_weights[name], backend.device_of(value))
-        return state.history
+            learner = OnlineLearner(self, update="step")
 
-    def _train(self, x, y, state, epochs, batch_size, shuffle, validation_data, early_stopping, saver, progress,
-               interrupt, batch_trainer):
-        """The epochs of `fit`, from `state` on; updates `state` as it goes (see checkpoint.TrainState)."""
-        n_batches = int(np.ceil(len(x) / batch_size))
-        while state.epoch < epochs and state.history.stopped_epoch is None:
-            epoch = state.epoch
-            if state.order is None:
-                state.order = self._shuffle_rng.permutation(len(x)) if shuffle else np.arange(len(x))
-            progress.start_epoch(epoch)
-            while state.batch < n_batches:
-                if interrupt.requested:
-                    raise KeyboardInterrupt
-                b = state.batch
-                idx = state.order[b * batch_size:(b + 1) * batch_size]
-                if saver is not None:
-                    state.rng = ckpt.rng_states(self)                 # dropout will draw from them
-                try:
-                    if batch_trainer is None:
-                        batch_loss = self._gradients(x[idx], y[idx])
-                        state.updating = True
-                        self._apply_gradients()
-                    else:
-                        state.updating = True                 # TBPTT and RTRL update within the batch
-                        batch_loss = batch_trainer(x[idx], y[idx])
-                except FloatingPointError as err:
-                    raise FloatingPointError(
-                        f"training diverged at epoch {epoch + 1}, batch {b + 1}: {err}; "
-                        f"{saver.kept() if saver else ''}lower the learning rate or clip gradients "
-                        f"(optimizer clipnorm=1.0).") from None
-                state.loss_sum, state.seen = state.loss_sum + batch_loss * len(idx), state.seen + len(idx)
-                state.batch += 1
-                state.rng = None
-                state.updating = False
-                progress.advance(loss=state.loss_sum / state.seen)
-            if interrupt.requested:
-                raise KeyboardInterrupt
-            logs = {"loss": state.loss_sum / state.seen}
+            def step(idx):
+                return learner.train_on_batch(x[idx], y[idx])
+        else:
+            def step(idx):
+                return self._gradients(x[idx], y[idx], None if mask is None else mask[idx])
+
+        def epoch_logs(logs):
             if self.metrics:
-                logs.update(self._metric_values(*self._scored_outputs(x, y)))
+                logs.update(self._metric_values(*self._scored_outputs(x, y, mask=mask)))
             if validation_data is not None:
-                logs.update({f"val_{k}": v for k, v in self.evaluate(*validation_data).items()})
-            if early_stopping is not None and early_stopping.monitor not in logs:
-                raise ValueError(f"early stopping monitors {early_stopping.monitor!r}, which is not among "
-                                 f"the logged values {sorted(logs)}.")
-            state.updating = True
-            state.history.append(epoch, logs)
-            if early_stopping is not None:
-                value = logs[early_stopping.monitor]
-                if early_stopping.improved(value, state.best):
-                    state.best, state.waited = early_stopping.score(value), 0
-                    state.best_weights = copy.deepcopy(self.parameters())
-                else:
-                    state.waited += 1
-                    if state.waited >= early_stopping.patience:
-                        state.history.stopped_epoch = epoch
-            state.epoch, state.batch, state.order, state.loss_sum, state.seen = epoch + 1, 0, None, 0.0, 0
-            state.updating = False
-            progress.end_epoch(logs)
-            if saver is not None and (state.epoch % saver.every == 0 or state.epoch == epochs
-                                      or state.history.stopped_epoch is not None):
-                saver.save(self, state)
+                logs.update({f"val_{k}": v for k, v in self.evaluate(*validation_data[:2], mask=(
+                    validation_data[2] if len(validation_data) == 3 else None)).items()})
+
+        saver = None
+        if checkpoint is not None:                  # the mask is part of the data a resumed run must share
+            saver = Checkpointer(checkpoint, int(checkpoint_every),
+                                 ckpt.fingerprint(x, y, tuple(validation_data or ()) + (() if mask is None else (mask,)),
+                                                  batch_size, shuffle))
+        state = saver.restore(self) if resume else None
+        update = self.apply_gradients if tbptt is None and algorithm == "bptt" else None
+        trainer = Trainer(self, step, len(x), batch_size, shuffle, epoch_logs, callbacks, saver, verbose, update)
+        return trainer.run(epochs, state)
+
+    def _check_mask(self, mask, x, name):
+        """`mask` as a (N, T) boolean array of the real steps of x (None stays None): one per sample and step,
+        and every sample with at least one real step."""
+        if mask is None:
+            return None
+        arr = np.asarray(mask)
+        if arr.dtype != bool:
+            if arr.dtype.kind not in "iuf" or not np.isin(arr, (0, 1)).all():
+                raise ValueError(f"{name} must hold True for real steps and False for padding (or 1 / 0), got "
+                                 f"dtype {arr.dtype}.")
+            arr = arr.astype(bool)
+        if x.ndim < 3 and not self._takes_indices() or arr.shape != x.shape[:2]:
+            raise ValueError(f"{name} must be shaped (samples, steps) = {x.shape[:2]} like the sequences' first two "
+                             f"axes, got {arr.shape}.")
+        empty = np.flatnonzero(~arr.any(axis=1))
+        if len(empty):
+            raise ValueError(f"{name} row {int(empty[0])} has no real step; drop the empty sequences.")
+        return arr
 
     # ---- inference --------------------------------------------------------------------------------------------
-    def predict(self, x, batch_size=256):
-        """The last layer's outputs for x, computed in batches of `batch_size` (inference mode: no dropout). For a
+    def predict(self, x, batch_size=256, mask=None):
+        """The last layer's outputs for x, computed in batches of `batch_size` (inference mode: no dropout); `mask`
+        the (N, T) real steps of padded sequences, as in `fit`. For a
         classifier ending in a linear Dense (the default, what the cross-entropy losses take) these are logits,
         not probabilities: threshold binary logits at 0, or call `predict_proba`. A last Dense with
         activation="sigmoid" / "softmax" outputs probabilities."""
         _check_batch_size(batch_size)
-        return self._predict(x, batch_size)[0]
+        return self._predict(x, batch_size, mask)[0]
 
-    def predict_proba(self, x, batch_size=256):
+    def predict_proba(self, x, batch_size=256, mask=None):
         """Probabilities for x: `predict(x)` passed through the link of the loss the model was compiled with,
         sigmoid for binary_crossentropy (p = P(y = 1), shaped like the output), softmax over the last axis for the
         categorical cross-entropies (rows sum to 1). A model whose last layer already ends in sigmoid or softmax
@@ -514,7 +430,7 @@ class Sequential:
         last = self.layers[-1] if self.layers else None
         _check_output_activation(last, self.loss, ())                  # layers added after compile
         if _output_activation(last)[2] in PROBABILITY_ACTIVATIONS:
-            return self.predict(x, batch_size)
+            return self.predict(x, batch_size, mask)
         if self.loss is None:
             raise ValueError("predict_proba applies the link of the loss the model was trained with (sigmoid for "
                              "binary_crossentropy, softmax for the categorical cross-entropies), but the model is "
@@ -525,31 +441,33 @@ class Sequential:
             raise ValueError(f"predict_proba turns logits into probabilities, but the model is compiled with "
                              f"{name!r}, a loss on values, not logits (a regression); use predict(x). For a "
                              f"classifier, train with binary_crossentropy or a categorical cross-entropy.")
-        return activation_forward(self.predict(x, batch_size), self.loss.link)
+        return activation_forward(self.predict(x, batch_size, mask), self.loss.link)
 
-    def _predict(self, x, batch_size):
-        """(outputs, output mask or None) over all of x, in batches."""
+    def _predict(self, x, batch_size, mask=None):
+        """(outputs, output mask or None) over all of x (and its input mask), in batches."""
         x = self._check_x(x, "x")
+        mask = self._check_mask(mask, x, "mask")
         outs, masks = [], []
         for i in range(0, len(x), batch_size):
-            outs.append(backend.to_host(self.forward(x[i:i + batch_size])))
+            part = None if mask is None else mask[i:i + batch_size]
+            outs.append(backend.to_host(self.forward(x[i:i + batch_size], mask=part)))
             masks.append(self.output_mask)
         return np.concatenate(outs), None if masks[0] is None else np.concatenate(masks)
 
     def _metric_values(self, out, y):
         return {name: float(fn(out, y)) for name, fn in self.metrics}
 
-    def evaluate(self, x, y, batch_size=256):
-        """{"loss": ..., metric: ...} over (x, y), in inference mode."""
+    def evaluate(self, x, y, batch_size=256, mask=None):
+        """{"loss": ..., metric: ...} over (x, y) (with `mask` as in `fit`), in inference mode."""
         self._require_compiled("evaluate")
         _check_batch_size(batch_size)
         x, y = self._check_xy(x, y, "evaluate")
-        out, y = self._scored_outputs(x, y, batch_size)
+        out, y = self._scored_outputs(x, y, batch_size, mask)
         return {"loss": float(self.loss(out, y)), **self._metric_values(out, y)}
 
-    def _scored_outputs(self, x, y, batch_size=256):
-        """Outputs and targets as the loss and metrics see them: with a mask, the real steps only."""
-        out, mask = self._predict(x, batch_size)
+    def _scored_outputs(self, x, y, batch_size=256, mask=None):
+        """Outputs and targets as the loss and metrics see them: with an output mask, the real steps only."""
+        out, mask = self._predict(x, batch_size, mask)
         return (out, y) if mask is None else (out[mask], y[mask])
 
     # ---- description and files --------------------------------------------------------------------------------
@@ -615,40 +533,3 @@ def _check_output_activation(last, loss, metrics):
                          f"but the last layer, {written(f'{attr}={activation!r}')}, outputs probabilities, all > 0; "
                          f"drop the activation and train with binary_crossentropy (then predict_proba gives "
                          f"probabilities).")
-
-
-def _check_early_stopping(es):
-    if isinstance(es.patience, bool) or not isinstance(es.patience, (int, np.integer)) or es.patience < 0:
-        raise ValueError(f"EarlyStopping patience must be an integer >= 0 (epochs), got {es.patience!r}.")
-    if isinstance(es.min_delta, bool) or not isinstance(es.min_delta, (int, float)) or not es.min_delta >= 0:
-        raise ValueError(f"EarlyStopping min_delta must be a number >= 0, got {es.min_delta!r}.")
-    if not isinstance(es.monitor, str):
-        raise TypeError(f"EarlyStopping monitor must be a logged name such as 'val_loss', got {es.monitor!r}.")
-    es.direction                                               # a mode changed after construction
-
-
-class _Checkpointer:
-    """Writes and reads the checkpoints of one fit in `folder`, every `every` epochs; `fit` is the run's
-    fingerprint. Remembers the last good checkpoint for the divergence message."""
-
-    def __init__(self, folder, every, fit):
-        self.folder, self.every, self.fit = os.fspath(folder), every, fit
-        self.last = None                                        # (path, epoch, batch) of the last good checkpoint
-
-    def save(self, model, state):
-        path = ckpt.save_checkpoint(self.folder, model, state, self.fit)
-        self.last = (path, state.epoch, state.batch)
-        return path
-
-    def restore(self, model):
-        state = ckpt.restore_checkpoint(self.folder, model, self.fit)
-        ckpt.remove_leftovers(self.folder)
-        self.last = (os.path.join(self.folder, ckpt.FILENAME), state.epoch, state.batch)
-        return state
-
-    def kept(self):
-        """A sentence on the last good checkpoint, for the divergence message."""
-        if self.last is None:
-            return "no checkpoint was written yet; "
-        path, epoch, batch = self.last
-        return f"the last good checkpoint, {path} ({ckpt.position_text(epoch, batch)}), is kept; "

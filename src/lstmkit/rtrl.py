@@ -466,11 +466,11 @@ class OnlineLearner:
         return loss
 
 
-def fit_online(model, x, y, epochs=1, batch_size=1, update="step", shuffle=True):
+def fit_online(model, x, y, epochs=1, batch_size=1, update="step", shuffle=True, verbose=0):
     """Train a compiled model with RTRL (see OnlineLearner): `epochs` passes over the sequences x (N, T, I),
-    `batch_size` sequences side by side, in an order drawn from the model's seeded generator when `shuffle`.
-    Returns a History with the training loss per epoch."""
-    from .model import History
+    `batch_size` sequences side by side, in an order drawn from the model's seeded generator when `shuffle`
+    (the training loop of training/trainer.py). Returns a History with the training loss per epoch."""
+    from .training import Trainer
     learner = OnlineLearner(model, update)
     x = check_array(x, "x", ndim=3, dtype=learner.layer.dtype)
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
@@ -481,12 +481,7 @@ def fit_online(model, x, y, epochs=1, batch_size=1, update="step", shuffle=True)
     if not model.built:
         model.build(x.shape[1:])
     y = np.asarray(y)
-    history = History()
-    for epoch in range(epochs):
-        order = model._shuffle_rng.permutation(len(x)) if shuffle else np.arange(len(x))
-        total = 0.0
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            total += learner.train_on_batch(x[idx], y[idx]) * len(idx)
-        history.append(epoch, {"loss": total / len(x)})
-    return history
+
+    def step(idx):
+        return learner.train_on_batch(x[idx], y[idx])
+    return Trainer(model, step, len(x), batch_size, shuffle, verbose=verbose).run(epochs)

@@ -30,18 +30,16 @@ The bridge from the encoder's final states to the decoder's initial states (`bri
 - "sum": as "concat" but the two directions are added (needs H_d = H_e).
 """
 
-import copy
 import inspect
 
 import numpy as np
 
-from . import cpus, optim
+from . import optim
 from .backend import to_host
 from .layers import Dense, Embedding
 from .layers.recurrent import Recurrent
 from .losses import SparseCategoricalCrossentropy
-from .model import EarlyStopping, History
-from .progress import EpochProgress
+from .training import EarlyStopping, Trainer
 from .validation import check_array
 
 BRIDGES = ("dense", "concat", "sum")
@@ -159,7 +157,7 @@ class Seq2Seq:
         self.metrics = ()
         self.metadata = {}
         self._built = False
-        self._shuffle_rng = None
+        self.shuffle_rng = None
 
     # ---- structure --------------------------------------------------------------------------------------------
     @staticmethod
@@ -208,7 +206,7 @@ class Seq2Seq:
         for (name, layer), layer_seed in zip(layers.items(), seeds):
             if not layer.built:
                 layer.build(shapes[name], np.random.default_rng(layer_seed))
-        self._shuffle_rng = np.random.default_rng(seeds[-1])
+        self.shuffle_rng = np.random.default_rng(seeds[-1])
         self._built = True
         return self
 
@@ -361,12 +359,12 @@ class Seq2Seq:
         return loss
 
     def fit(self, src, tgt, epochs=1, batch_size=32, validation_split=0.0, validation_data=None, shuffle=True,
-            early_stopping=None, verbose=1):
-        """Train for `epochs` passes in shuffled mini-batches, with teacher forcing. Validation data are the last
-        `validation_split` of the pairs or `validation_data=(src_val, tgt_val)`; each epoch then logs `val_loss`,
+            early_stopping=None, verbose=1, callbacks=()):
+        """Train for `epochs` passes in shuffled mini-batches, with teacher forcing (training/trainer.py).
+        Validation data are the last `validation_split` of the pairs or `validation_data=(src_val, tgt_val)`; each epoch then logs `val_loss`,
         `val_token_accuracy` and `val_exact_match` (greedy decoding). `early_stopping`: an EarlyStopping or an
         int patience on val_loss; its `mode` says whether higher or lower is better ("auto": an accuracy or exact
-        match counts as better when higher).
+        match counts as better when higher). `callbacks`: more of lstmkit.training's (ReduceLROnPlateau, CSVLogger).
         Returns a History."""
         if self.optimizer is None:
             raise ValueError("call model.compile(optimizer=...) before fit.")
@@ -391,55 +389,25 @@ class Seq2Seq:
                              f"{batch_size!r}.")
         if isinstance(early_stopping, (int, np.integer)):
             early_stopping = EarlyStopping(patience=int(early_stopping))
-        if early_stopping is not None and early_stopping.monitor.startswith("val_") and validation_data is None:
-            raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation_split or "
-                             f"validation_data.")
+        callbacks = ([] if early_stopping is None else [early_stopping]) + list(callbacks)
+        for cb in callbacks:
+            if getattr(cb, "monitor", "").startswith("val_") and validation_data is None:
+                raise ValueError(f"{type(cb).__name__} on {cb.monitor!r} needs validation_split or "
+                                 f"validation_data.")
         self.max_output_length = max(self.max_output_length or 0, tgt.shape[1])
         if not self.built:
             self.build()
 
-        history, best, best_weights, waited = History(), np.inf, None, 0
-        n_batches = -(-len(src) // batch_size)
-        with cpus.training_threads(), EpochProgress(epochs, n_batches, enabled=bool(verbose)) as progress:
-            for epoch in range(epochs):
-                order = self._shuffle_rng.permutation(len(src)) if shuffle else np.arange(len(src))
-                total, seen = 0.0, 0
-                progress.start_epoch(epoch)
-                for b in range(n_batches):
-                    idx = order[b * batch_size:(b + 1) * batch_size]
-                    try:
-                        total += self.train_on_batch(src[idx], tgt[idx]) * len(idx)
-                    except FloatingPointError as err:
-                        raise FloatingPointError(f"training diverged at epoch {epoch + 1}, batch {b + 1}: {err}; "
-                                                 f"lower the learning rate or clip gradients (clipnorm=1.0).") \
-                            from None
-                    seen += len(idx)
-                    progress.advance(loss=total / seen)
-                logs = {"loss": total / seen}
-                if self.metrics:
-                    scores = self.evaluate(src, tgt)
-                    logs.update({m: scores[m] for m in self.metrics})
-                if validation_data is not None:
-                    logs.update({f"val_{k}": v for k, v in self.evaluate(*validation_data).items()})
-                history.append(epoch, logs)
-                progress.end_epoch(logs)
-                if early_stopping is None:
-                    continue
-                if early_stopping.monitor not in logs:
-                    raise ValueError(f"early stopping monitors {early_stopping.monitor!r}, which is not among the "
-                                     f"logged values {sorted(logs)}.")
-                value = logs[early_stopping.monitor]
-                if early_stopping.improved(value, best):
-                    best, waited, best_weights = early_stopping.score(value), 0, copy.deepcopy(self.parameters())
-                else:
-                    waited += 1
-                    if waited >= early_stopping.patience:
-                        history.stopped_epoch = epoch
-                        break
-        if early_stopping is not None and early_stopping.restore_best_weights and best_weights is not None:
-            for name, value in self.parameters().items():
-                value[...] = best_weights[name]
-        return history
+        def step(idx):
+            return self.train_on_batch(src[idx], tgt[idx])
+
+        def epoch_logs(logs):
+            if self.metrics:
+                scores = self.evaluate(src, tgt)
+                logs.update({m: scores[m] for m in self.metrics})
+            if validation_data is not None:
+                logs.update({f"val_{k}": v for k, v in self.evaluate(*validation_data).items()})
+        return Trainer(self, step, len(src), batch_size, shuffle, epoch_logs, callbacks, verbose=verbose).run(epochs)
 
     # ---- inference --------------------------------------------------------------------------------------------
     def predict(self, src, max_length=None, batch_size=256):

@@ -90,8 +90,7 @@ def train_batch(model, x, y, k1, k2):
             else:
                 dout = d_new
             model.backward(dout)
-            model._check_gradients()
-            model._apply_gradients()
+            model.apply_gradients()
             total, counted = total + loss * new, counted + new
             if k2 <= k1:                                        # the next window starts at or after `end`
                 anchor, anchor_states = end, carried.get()

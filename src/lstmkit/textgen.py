@@ -31,7 +31,8 @@ from . import layers, optim
 from .backend import to_host
 from .config import check_fields, option
 from .layers.recurrent import Recurrent
-from .model import EarlyStopping, Sequential
+from .model import Sequential
+from .training import EarlyStopping
 from .ops import log_softmax
 
 SHIPPED_TEXT = "shakespeare.txt"
