@@ -30,8 +30,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .backend import device_of, to_device, to_host
-from .io import checksums, model_state, read_safetensors, verify_checksums, write_atomic
+from .backend import device_of, to_device
+from .io import checksums, host_array, model_state, read_safetensors, verify_checksums, write_atomic
 
 FILENAME = "checkpoint.safetensors"
 FORMAT = "lstmkit-checkpoint"
@@ -95,11 +95,11 @@ def save_checkpoint(folder, model, state, fit):
     from safetensors.numpy import save
 
     opt = model.optimizer.state_dict()
-    tensors = {f"model/{key}": np.ascontiguousarray(to_host(p)) for key, p in model_state(model).items()}
+    tensors = {f"model/{key}": host_array(p) for key, p in model_state(model).items()}
     for key, slots in opt["slots"].items():
         tensors.update({f"optimizer/{key}/{name}": np.ascontiguousarray(s) for name, s in slots.items()})
     for key, p in (state.best_weights or {}).items():
-        tensors[f"best/{key}"] = np.ascontiguousarray(to_host(p))
+        tensors[f"best/{key}"] = host_array(p)
     if state.order is not None:
         tensors["order"] = np.ascontiguousarray(state.order, dtype=np.int64)
     body = {

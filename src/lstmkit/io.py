@@ -1,15 +1,18 @@
-"""Model files: one safetensors file holding the weights as tensors `"<layer index>.<param name>"` and, in its
-JSON header's metadata, the model configuration. Loading parses JSON and raw arrays only (never pickle), so a
-model file cannot run code; every way a file can be wrong ends in one ValueError that says what is wrong.
+"""Model files: one safetensors file holding the weights as tensors `"<layer index>.<param name>"`, the layers'
+buffers (BatchNorm's running statistics) beside them as `"<layer index>.<buffer name>"` (PyTorch's `state_dict`
+names both alike), and, in its JSON header's metadata, the model configuration. Loading parses JSON and raw
+arrays only (never pickle), so a model file cannot run code; every way a file can be wrong ends in one ValueError
+that says what is wrong.
 
 Integrity: the metadata also holds SHA-256 checksums, each a 64-digit lowercase hex string:
-- `tensors_sha256` over the tensors: for every name in sorted order, the UTF-8 JSON line
+- `tensors_sha256` over the tensors (buffers included): for every name in sorted order, the UTF-8 JSON line
   `["<name>", "<numpy dtype.str>", [<shape>]]` + newline, then the tensor's bytes in C order;
 - `config_sha256` and `metadata_sha256` over the UTF-8 bytes of the `config` and `metadata` strings.
 A file whose header holds checksums must match all of them, so a damaged byte anywhere in a tensor, its name, dtype
 or shape, or in the configuration is refused instead of loading different weights. Files written before lstmkit
-kept checksums (no `*_sha256` field at all) still load: there is nothing to check them against. Training
-checkpoints (checkpoint.py) use the same scheme through `checksums` / `verify_checksums`."""
+kept checksums (no `*_sha256` field at all) still load: there is nothing to check them against. Files written
+before layers had buffers hold none, and load as before: their layers have none. Training checkpoints
+(checkpoint.py) use the same scheme through `checksums` / `verify_checksums`."""
 
 import hashlib
 import json
@@ -31,9 +34,27 @@ def save_model(model, path, metadata=None):
     if not model.built:
         raise ValueError("the model has no weights yet; fit it, or call model.build(input_shape), before saving.")
     fields = {"config": json.dumps(model.get_config()), "metadata": json.dumps(metadata or {})}
-    tensors = {name: np.ascontiguousarray(to_host(p)) for name, p in model.parameters().items()}
+    tensors = {name: host_array(p) for name, p in model_state(model).items()}
     header = {"format": FORMAT, "format_version": str(FORMAT_VERSION), **fields, **checksums(tensors, fields)}
     write_atomic(path, save(tensors, metadata=header), suffix=".lstmkit")
+
+
+def host_array(a):
+    """`a` as a C-ordered array on the host, same shape (np.ascontiguousarray would make a 0-d counter 1-d)."""
+    return np.ascontiguousarray(to_host(a)).reshape(np.shape(a))
+
+
+def model_buffers(model):
+    """The buffers of every layer (running statistics), live arrays named as `model.parameters()` names the
+    params: `"<layer index>.<name>"` (a Seq2Seq's components by their names). Optimizers never see these."""
+    layers = model.layers.items() if isinstance(model.layers, dict) else enumerate(model.layers)
+    return {f"{i}.{name}": b for i, layer in layers for name, b in layer.buffers.items()}
+
+
+def model_state(model):
+    """Everything a model file and a checkpoint keep of a model's layers: `model.parameters()` and
+    `model_buffers(model)` in one dict of live arrays (their names never collide)."""
+    return {**model.parameters(), **model_buffers(model)}
 
 
 def tensors_sha256(tensors):
@@ -182,14 +203,14 @@ def load_model(path):
     except (ValueError, TypeError, IndexError, OverflowError) as err:
         raise ValueError(f"{path} describes a model that cannot be built for input_shape {input_shape!r}: "
                          f"{err}") from None
-    assign_weights(path, model.parameters(), tensors)
+    assign_weights(path, model_state(model), tensors)
     model.metadata = metadata
     return model
 
 
 def assign_weights(path, expected, tensors):
-    """Copy the file's tensors into the model's parameter arrays, after checking that the names, shapes and
-    dtypes are exactly the model's and that every value is finite."""
+    """Copy the file's tensors into the model's parameter (and buffer) arrays, after checking that the names,
+    shapes and dtypes are exactly the model's and that every value is finite."""
     missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
     if missing or extra:
         raise ValueError(f"{path} does not match its configuration: missing weights {missing}, "

@@ -2,6 +2,7 @@
 `backward`, and a configuration derived from the constructor signature (STYLE 9)."""
 
 import inspect
+from types import MappingProxyType
 
 import numpy as np
 
@@ -16,16 +17,23 @@ class Layer:
     (called once by `build` with the input shape, batch axis excluded), `forward`, `backward` and `output_shape`.
     `params[name]` and `grads[name]` have the same keys and shapes; writing into a param in place changes the layer.
     They live on `device` ("cpu", or "cuda" with CuPy: backend.py), whose array module is `xp`.
+
+    `buffers` holds learned state that is not trained by gradients (BatchNorm's running statistics; PyTorch's
+    `register_buffer`), under PyTorch's `state_dict` names: it moves and converts with the params (integer buffers
+    keep their integer dtype), model files and training checkpoints save it, and no optimizer sees it (it is not
+    in `params`). A buffer's name never equals a param's.
     """
 
     takes_indices = False     # True for layers fed integer token ids (Embedding)
     input_axes = None         # the numbers of axes an input may have, batch excluded (None: any)
+    buffers = MappingProxyType({})   # read-only default for wrappers that skip __init__; layers get their own dict
 
     def __init__(self, dtype="float32"):
         self.dtype = check_dtype(dtype)
         self.device = backend.default_device()
         self.params = {}
         self.grads = {}
+        self.buffers = {}
         self.input_shape = None
         self.rng = None
 
@@ -59,8 +67,8 @@ class Layer:
 
     def to(self, target):
         """Move the layer, in place, to a device ("cpu" or "cuda") or convert it to a dtype ("float32" or
-        "float64"): parameters now, later inputs as they arrive. Gradients restart at zero, and what the last
-        forward kept stays behind: run forward again before backward."""
+        "float64"): parameters and buffers now, later inputs as they arrive. Gradients restart at zero, and what
+        the last forward kept stays behind: run forward again before backward."""
         if isinstance(target, str) and target.lower() in backend.DEVICE_NAMES:
             device = backend.check_device(target)
             backend.array_module(device)                               # CuPy and a GPU must be there
@@ -75,10 +83,15 @@ class Layer:
         return self
 
     def _place_params(self):
-        """Params as contiguous arrays of the layer's dtype on its device; fresh zero gradients."""
+        """Params and float buffers as contiguous arrays of the layer's dtype on its device (integer buffers, a
+        counter, keep their dtype); fresh zero gradients."""
         xp = self.xp
         self.params = {k: xp.ascontiguousarray(backend.to_device(v, self.device), dtype=self.dtype)
                        for k, v in self.params.items()}
+        if self.buffers:                                   # a copy each: a 0-d counter stays 0-d
+            self.buffers = {k: xp.array(backend.to_device(v, self.device), order="C",
+                                        dtype=self.dtype if v.dtype.kind == "f" else v.dtype)
+                            for k, v in self.buffers.items()}
         self.zero_grad()
 
     @property
