@@ -21,7 +21,19 @@ from safetensors.numpy import load_file, save_file
 
 import lstmkit as lk
 import lstmkit.io as lkio
-from lstmkit.layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
+from lstmkit.layers import (
+    GRU,
+    LSTM,
+    Activation,
+    BatchNorm,
+    Concatenate,
+    Conv1D,
+    Dense,
+    Dropout,
+    Embedding,
+    GlobalAveragePooling1D,
+    SimpleRNN,
+)
 
 B, T, I = 3, 5, 2
 
@@ -45,6 +57,8 @@ MODELS = {
                                         Dense(1)], (T, I)),
     "dense-only": (lambda: [Dense(4), Dropout(0.1), Dense(1, use_bias=False)], (I,)),
     "float64": (lambda: [LSTM(3, dtype="float64"), Dense(1, dtype="float64")], (T, I)),
+    "lstm-fcn": (lambda: [Concatenate([LSTM(3)], [Conv1D(4, 3), BatchNorm(), Activation("relu"),
+                                                 GlobalAveragePooling1D()]), Dense(2)], (T, I)),
 }
 
 

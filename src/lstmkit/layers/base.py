@@ -88,10 +88,9 @@ class Layer:
         xp = self.xp
         self.params = {k: xp.ascontiguousarray(backend.to_device(v, self.device), dtype=self.dtype)
                        for k, v in self.params.items()}
-        if self.buffers:                                   # a copy each: a 0-d counter stays 0-d
-            self.buffers = {k: xp.array(backend.to_device(v, self.device), order="C",
-                                        dtype=self.dtype if v.dtype.kind == "f" else v.dtype)
-                            for k, v in self.buffers.items()}
+        self.buffers = {k: xp.ascontiguousarray(backend.to_device(v, self.device),
+                                                dtype=self.dtype if v.dtype.kind == "f" else v.dtype).reshape(v.shape)
+                        for k, v in self.buffers.items()}          # reshape: a 0-d counter stays 0-d
         self.zero_grad()
 
     @property
