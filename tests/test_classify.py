@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-import lstmkit as lk
 import lstmkit.cli as cli
-from lstmkit.classify import (ClassifyConfig, build_model, nearest_neighbour, predict_logits,
-                              stratified_split)
-from lstmkit.data.ts import load_ts_dataset, parse_ts, read_ts
+from lstmkit.classification.neighbours import nearest_neighbour_predict as nearest_neighbour
+from lstmkit.classify import (ClassifyConfig, build_model, check_classes, folds, load_ensemble, predict_proba,
+                              stratified_split, train_classifier)
+from lstmkit.data.ts import TSData, load_ts_dataset, parse_ts, read_ts
 
 PNG = b"\x89PNG\r\n\x1a\n"
 HEADER = ("#comment\n@problemName Toy\n@univariate false\n@dimensions 2\n@equalLength false\n"
@@ -109,20 +109,22 @@ def test_stratified_split_and_nearest_neighbour():
 
 def test_classify_command_tiny_run(tmp_path, main, capsys):
     out = tmp_path / "run"
-    assert main(["classify", "--epochs", "2", "--hidden", "8", "--out", str(out), "--quiet"]) == 0
+    assert main(["classify", "--epochs", "2", "--hidden", "8", "--filters", "4", "--ensemble", "2", "--out", str(out),
+                 "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "test accuracy on japanese-vowels" in printed and "1-NN Euclidean" in printed
+    assert "LSTM-FCN x 2" in printed
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["test_cases"] == 370 and metrics["epochs_run"] == 2 and metrics["classes"] == 9
+    assert metrics["test_cases"] == 370 and metrics["epochs_run"] == [2, 2] and metrics["classes"] == 9
     assert 0.9 < metrics["baseline_accuracy"] < 1.0 and metrics["majority_accuracy"] < 0.25
     assert sum(map(sum, metrics["confusion"])) == 370
     for name in ("history.png", "confusion.png"):
         assert (out / name).read_bytes()[:8] == PNG
-    model = lk.load(out / "model.lstmkit")                               # the file alone reproduces the score
+    models = load_ensemble(out)                                          # the files alone reproduce the score
     test = load_ts_dataset("japanese-vowels")[1]
-    accuracy = np.mean(np.argmax(predict_logits(model, test), axis=1) == test.y)
-    assert accuracy == pytest.approx(metrics["test_accuracy"])
-    assert model.metadata["classes"] == list("123456789")
+    accuracy = np.mean(np.argmax(predict_proba(models, test), axis=1) == test.y)
+    assert len(models) == 2 and accuracy == pytest.approx(metrics["test_accuracy"])
+    assert models[0].metadata["classes"] == list("123456789")
 
 
 def test_classify_own_files_and_bad_options(tmp_path, main, capsys):
@@ -132,7 +134,8 @@ def test_classify_own_files_and_bad_options(tmp_path, main, capsys):
     (tmp_path / "train.ts").write_text("@classLabel true a b\n@data\n" + "\n".join(lines) + "\n")
     (tmp_path / "test.ts").write_text("@classLabel true a b\n@data\n" + "\n".join(lines[::3]) + "\n")
     assert main(["classify", "--train-file", str(tmp_path / "train.ts"), "--test-file", str(tmp_path / "test.ts"),
-                 "--epochs", "2", "--hidden", "4", "--batch-size", "4", "--out", str(tmp_path / "own"), "--quiet"]) == 0
+                 "--epochs", "2", "--hidden", "4", "--batch-size", "4", "--model", "lstm", "--ensemble", "1",
+                 "--out", str(tmp_path / "own"), "--quiet"]) == 0
     assert json.loads((tmp_path / "own" / "metrics.json").read_text())["test_cases"] == 8
     assert main(["classify", "--train-file", str(tmp_path / "train.ts")]) == 2
     assert "go together" in capsys.readouterr().err
@@ -143,7 +146,64 @@ def test_classify_own_files_and_bad_options(tmp_path, main, capsys):
 def test_train_task_classify(tmp_path, main, capsys):
     """`lstmkit train --task classify` runs the same job; forecasting options are refused."""
     assert main(["train", "--task", "classify", "--dataset", "italy-power-demand", "--epochs", "1", "--hidden", "4",
-                 "--out", str(tmp_path), "--quiet"]) == 0
+                 "--ensemble", "1", "--filters", "2", "--out", str(tmp_path), "--quiet"]) == 0
     assert json.loads((tmp_path / "metrics.json").read_text())["test_cases"] == 1029
     assert main(["train", "--task", "classify", "--window", "5"]) == 2
     assert "--window" in capsys.readouterr().err
+
+
+def test_folds_are_stratified():
+    y = np.repeat([0, 1, 2], [10, 7, 3])
+    fold = folds(y, 5, np.random.default_rng(0))
+    for k in range(3):
+        counts = np.bincount(fold[y == k], minlength=5)
+        assert counts.max() - counts.min() <= 1                           # each class spread evenly
+    assert np.bincount(fold, minlength=5).tolist() == [4, 4, 4, 4, 4]
+
+
+def tiny(lengths=(5, 4, 6, 3, 5, 6), labels=(0, 1, 0, 1, 0, 1), classes=("a", "b"), channels=2, seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = np.array(lengths)
+    x = rng.standard_normal((len(lengths), int(lengths.max()), channels))
+    x[np.arange(x.shape[1])[None] >= lengths[:, None]] = 0.0
+    return TSData(x, lengths, np.array(labels), classes, "tiny", "test")
+
+
+@pytest.mark.parametrize("train, test, message", [
+    (tiny(), tiny(classes=("a", "c")), "the test split's class labels \\['a', 'c'\\] differ .*only in the test split: "
+                                       "\\['c'\\]"),
+    (tiny(labels=(0, 1, 0, 0, 0, 0)), tiny(), "class 'b' has 1 training case\\(s\\); every class needs at least 2"),
+    (tiny(), tiny(channels=3), "the test split has 3 channel\\(s\\), the training split 2"),
+])
+def test_bad_splits_get_one_clear_message(train, test, message):
+    with pytest.raises(ValueError, match=message):
+        check_classes(train, test)
+    with pytest.raises(ValueError, match=message):
+        train_classifier(ClassifyConfig(epochs=1, ensemble=1), verbose=False, data=(train, test))
+
+
+def test_nan_in_a_series_names_the_fix():
+    with pytest.raises(ValueError, match="holds NaN or inf; missing values are not supported: fill them"):
+        parse_ts(b"@classLabel true a b\n@data\n1,nan,2:a\n", "f.ts")
+
+
+@pytest.mark.parametrize("model, pooling", [("lstm", "mean"), ("lstm", "max"), ("lstm-fcn", "last")])
+def test_models_ignore_padding(model, pooling):
+    """Every architecture gives a padded series, masked, the logits it gets alone."""
+    data = tiny()
+    net = build_model(ClassifyConfig(model=model, pooling=pooling, hidden=3, filters=2), 2).build((None, 2))
+    net.compile(loss="sparse_categorical_crossentropy")
+    net.fit(data.x.astype(np.float32), data.y, mask=data.mask, epochs=1, batch_size=3, verbose=0)  # BatchNorm stats
+    batch = net.predict(data.x, mask=data.mask)
+    for n, length in enumerate(data.lengths):
+        np.testing.assert_allclose(batch[n], net.predict(data.x[n:n + 1, :length])[0], rtol=1e-4, atol=1e-5)
+
+
+def test_the_ensemble_averages_its_members_probabilities():
+    train, test = load_ts_dataset("italy-power-demand")
+    run = train_classifier(ClassifyConfig(dataset="italy-power-demand", model="lstm", hidden=3, epochs=2,
+                                          ensemble=3), verbose=False, workers=0)
+    each = [predict_proba(m, test, run.scaler) for m in run.models]
+    np.testing.assert_allclose(predict_proba(run.models, test, run.scaler), np.mean(each, axis=0))
+    assert run.metrics["members"] == 3 and len(run.metrics["epochs_run"]) == 3
+    assert run.metrics["val_cases"] in (22, 23)                          # one fold of 67 training cases

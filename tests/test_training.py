@@ -169,5 +169,41 @@ def test_every_fit_runs_through_the_trainer(monkeypatch, tmp_path):
     s2s = lk.Seq2Seq(LSTM(3), LSTM(3), src_vocab_size=6, embedding_dim=2, seed=0).compile()
     s2s.fit(np.array([[3, 4], [4, 5]]), np.array([[3, 2], [4, 2]]), epochs=1, batch_size=2, verbose=0)
     from lstmkit.classify import ClassifyConfig, train_classifier
-    train_classifier(ClassifyConfig(hidden=3, epochs=1), verbose=False)
-    assert calls == ["Sequential", "Sequential", "Seq2Seq", "Sequential"]
+    train_classifier(ClassifyConfig(hidden=3, filters=2, epochs=1, ensemble=2), verbose=False, workers=0)
+    assert calls == ["Sequential", "Sequential", "Seq2Seq", "Sequential", "Sequential"]
+
+
+def test_restored_best_epoch_brings_its_batchnorm_statistics_back():
+    """Early stopping keeps the best epoch's buffers with its weights: the model ends as it was after epoch 1."""
+    from lstmkit.layers import BatchNorm, Conv1D, GlobalAveragePooling1D
+    x, y = data()
+
+    def conv_net():
+        return lk.Sequential([Conv1D(3, 2), BatchNorm(), GlobalAveragePooling1D(), Dense(1)], seed=0).compile(
+            loss="mse", optimizer=lk.optim.Adam(lr=1e-2))
+    first = conv_net()
+    first.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    stopped = conv_net()
+    stopped.fit(x, y, epochs=5, batch_size=8, verbose=0,
+                early_stopping=EarlyStopping(monitor="loss", patience=2, min_delta=1e9))
+    assert stopped.layers[1].buffers["running_mean"].any()
+    for a, b in ((first.parameters(), stopped.parameters()),
+                 ({k: v for k, v in first.layers[1].buffers.items()}, stopped.layers[1].buffers)):
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_a_checkpoint_of_a_time_distributed_lstm_resumes(tmp_path):
+    from lstmkit.layers import TimeDistributed
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((12, 3, 4, 2)), rng.standard_normal((12, 3, 1))
+
+    def td():
+        return lk.Sequential([TimeDistributed(LSTM(3, dropout=0.2)), Dense(1)], seed=0).compile(loss="mse")
+    want = td()
+    want.fit(x, y, epochs=3, batch_size=4, verbose=0)
+    td().fit(x, y, epochs=1, batch_size=4, verbose=0, checkpoint=tmp_path)
+    got = td()
+    got.fit(x, y, epochs=3, batch_size=4, verbose=0, checkpoint=tmp_path, resume=True)
+    for key, p in want.parameters().items():
+        np.testing.assert_array_equal(got.parameters()[key], p, err_msg=key)

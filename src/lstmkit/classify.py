@@ -1,19 +1,28 @@
-"""The sequence-classification job behind `lstmkit classify` (and `lstmkit train --task classify`): a recurrent
-layer reads a whole (possibly variable-length, multivariate) series and a Dense layer maps its final hidden state
-to one logit per class; trained with softmax cross-entropy and scored on the data set's test split against the
-majority class and 1-nearest-neighbour Euclidean distance.
+"""The sequence-classification job behind `lstmkit classify` (and `lstmkit train --task classify`).
 
-Variable lengths: series are right-padded and the recurrent layer gets `mask` (B, T), so a padded step leaves the
-state unchanged and the final hidden state is that of each series' last real step (and a bidirectional layer's
-backward direction starts there): `Sequential.fit` and `predict` take the mask (`mask=`).
+The model (`--model`):
+- "lstm-fcn" (the default; Karim et al. 2018): a recurrent branch that reads the series step by step, beside a
+  fully convolutional one (Wang et al. 2017: Conv1D-BatchNorm-ReLU blocks with kernels 8, 5, 3, then the mean over
+  time); their features are joined and a Dense layer gives one logit per class. The paper's "dimension shuffle"
+  (the whole series as one step of the LSTM) is not offered: it turns the LSTM into a dense layer.
+- "lstm": the recurrent branch alone, then the Dense layer.
+The recurrent branch hands on its last state, or (`--pooling`) the mean or max of its states over the real steps.
 
-Preprocessing: every channel is standardised with the mean and standard deviation of the real (unpadded) steps of
-the training split. Early stopping watches the loss on a stratified `val_fraction` of the training split; the
-test split is used only once, at the end.
+Variable lengths: series are right-padded and every layer gets the (B, T) mask of real steps (`Sequential.fit` and
+`predict` take it as `mask=`): a padded step leaves the recurrent state unchanged, the convolutions see zeros
+there (as beyond the series' ends) and the pooling and BatchNorm statistics skip it, so a padded series scores as
+it would alone.
 
-The 1-NN Euclidean baseline resamples every series to the longest training length (linear interpolation per
-channel) so that series of different lengths can be compared step by step; for equal-length data sets it is the
-plain 1-NN Euclidean classifier of the UCR archive.
+Training: every channel is standardised with the mean and standard deviation of the real steps of the training
+split. An ensemble of `--ensemble` models (default 5) is trained; model k holds out fold k of a stratified split of
+the training cases into as many folds, stops early on its loss there (keeping its best epoch's weights) and halves
+its learning rate when that loss stalls (ReduceLROnPlateau). The held-out predictions give a cross-validated
+accuracy (`validation_accuracy`); the test prediction is the mean of the models' class probabilities. The test
+split is used only once, at the end.
+
+Baselines, computed in the same run: the majority class, 1-NN Euclidean (every series resampled to the longest
+training length, so that series of different lengths compare step by step; on equal-length sets the archive's
+plain 1-NN ED) and 1-NN DTW with a full window (lstmkit.classification.neighbours).
 """
 
 import time
@@ -22,11 +31,18 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import layers, optim
+from .classification.neighbours import nearest_neighbour_predict
 from .config import check_fields, option
 from .data.ts import CLASSIFICATION_DATASETS, load_ts_dataset, read_ts
 from .forecast import CELLS
+from .layers.dense import activation_forward
 from .model import Sequential
-from .training import EarlyStopping
+from .parallel import map_jobs
+from .training import EarlyStopping, ReduceLROnPlateau
+
+
+MODELS = ("lstm", "lstm-fcn")
+POOLINGS = ("last", "mean", "max")
 
 
 @dataclass
@@ -36,20 +52,32 @@ class ClassifyConfig:
                         choices=tuple(CLASSIFICATION_DATASETS))
     train_file: str = option(None, ".ts file to train on instead of the shipped data set (needs --test-file)")
     test_file: str = option(None, ".ts file to test on (with --train-file)")
+    model: str = option("lstm-fcn", "lstm: a recurrent network; lstm-fcn: a recurrent branch beside a "
+                                    "convolutional one (Karim et al. 2018)", choices=MODELS)
     cell: str = option("lstm", "recurrent cell", choices=tuple(CELLS))
-    hidden: int = option(64, "hidden units per layer")
+    hidden: int = option(64, "hidden units per recurrent layer")
     layers: int = option(1, "stacked recurrent layers")
     bidirectional: bool = option(False, "run each recurrent layer in both directions")
-    epochs: int = option(100, "maximum training epochs")
-    patience: int = option(15, "stop after this many epochs without a better validation loss")
-    val_fraction: float = option(0.15, "fraction of each class of the training split held out for early stopping")
+    pooling: str = option("last", "what the recurrent layer hands on: its last state, or the mean or max of its "
+                                  "states over the real steps", choices=POOLINGS)
+    filters: int = option(64, "lstm-fcn: filters of the first and last convolution (the middle one has twice "
+                              "as many)")
+    ensemble: int = option(5, "models trained, each holding out another fold of the training split for early "
+                              "stopping; their probabilities are averaged")
+    val_fraction: float = option(0.2, "with --ensemble 1: fraction of each class held out for early stopping")
+    epochs: int = option(200, "maximum training epochs")
+    patience: int = option(40, "stop after this many epochs without a better validation loss (the best "
+                               "epoch's weights are kept)")
+    lr_patience: int = option(10, "halve the learning rate after this many epochs without a better validation "
+                                  "loss")
     batch_size: int = option(16, "mini-batch size")
     lr: float = option(3e-3, "Adam learning rate")
     forget_bias: float = option(1.0, "initial forget-gate bias of LSTM cells")
-    seed: int = option(0, "random seed (weights, split, batches): the same seed gives the same run")
+    seed: int = option(0, "random seed (weights, folds, batches): the same seed gives the same run")
 
     def validate(self):
-        check_fields(self, ("hidden", "layers", "epochs", "patience", "batch_size"))
+        check_fields(self, ("hidden", "layers", "epochs", "patience", "lr_patience", "batch_size", "filters",
+                            "ensemble"))
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}.")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
@@ -63,8 +91,8 @@ class ClassifyConfig:
 @dataclass
 class ClassifyRun:
     config: ClassifyConfig
-    model: Sequential
-    history: dict
+    models: list             # the ensemble's Sequential models
+    history: dict            # the first model's History
     classes: tuple
     scaler: dict             # {"mean": [C], "std": [C]} of the training split's real steps
     confusion: np.ndarray    # (K, K) test counts, rows: true class, columns: predicted class
@@ -90,12 +118,6 @@ def standardise(x, lengths, scaler):
     return z.astype(np.float32)
 
 
-def predict_logits(model, data, scaler=None, batch_size=256):
-    """Logits (N, K) of a trained classifier for a TSData; `scaler` defaults to the one saved with the model."""
-    scaler = scaler if scaler is not None else model.metadata["scaler"]
-    return model.predict(standardise(data.x, data.lengths, scaler), batch_size, mask=data.mask)
-
-
 def stratified_split(y, fraction, rng):
     """Boolean masks (train, val) that hold out round(fraction * n_k) (at least 1) cases of every class k."""
     val = np.zeros(len(y), bool)
@@ -109,84 +131,164 @@ def stratified_split(y, fraction, rng):
     return ~val, val
 
 
-def nearest_neighbour(train_x, train_len, train_y, test_x, test_len):
-    """1-NN Euclidean predictions for the test series, every series resampled to the longest training length."""
-    steps = int(train_len.max())
-    a, b = _resample(train_x, train_len, steps), _resample(test_x, test_len, steps)     # (N, steps*C)
-    d2 = (b * b).sum(1)[:, None] - 2.0 * b @ a.T + (a * a).sum(1)[None, :]            # squared distances
-    return train_y[np.argmin(d2, axis=1)]
-
-
-def _resample(x, lengths, steps):
-    out = np.empty((len(x), steps, x.shape[2]))
-    for n, (series, length) in enumerate(zip(x, lengths)):
-        where = np.linspace(0.0, length - 1, steps)
-        for c in range(x.shape[2]):
-            out[n, :, c] = np.interp(where, np.arange(length), series[:length, c])
-    return out.reshape(len(x), -1)
-
-
-def build_model(cfg, n_classes):
+def recurrent_branch(cfg):
+    """The recurrent layers: cfg.layers of the cell, then, unless cfg.pooling is "last", the mean or max of the
+    states over the real steps."""
     Cell = CELLS[cfg.cell]
     cell_args = {"forget_bias": cfg.forget_bias} if cfg.cell == "lstm" else {}
-    return Sequential([Cell(cfg.hidden, num_layers=cfg.layers, bidirectional=cfg.bidirectional, **cell_args),
-                       layers.Dense(n_classes)], seed=cfg.seed)
+    cell = Cell(cfg.hidden, num_layers=cfg.layers, bidirectional=cfg.bidirectional,
+                return_sequences=cfg.pooling != "last", **cell_args)
+    pool = {"last": [], "mean": [layers.GlobalAveragePooling1D()], "max": [layers.GlobalMaxPooling1D()]}
+    return [cell, *pool[cfg.pooling]]
 
 
-def train_classifier(cfg, verbose=True, data=None):
+def convolutional_branch(cfg):
+    """The fully convolutional network of Wang et al. (2017) as LSTM-FCN uses it: three blocks of Conv1D, BatchNorm
+    and ReLU with kernels 8, 5, 3 and cfg.filters, 2 cfg.filters, cfg.filters filters, then the mean over time."""
+    blocks = []
+    for filters, kernel in ((cfg.filters, 8), (2 * cfg.filters, 5), (cfg.filters, 3)):
+        blocks += [layers.Conv1D(filters, kernel), layers.BatchNorm(), layers.Activation("relu")]
+    return blocks + [layers.GlobalAveragePooling1D()]
+
+
+def build_model(cfg, n_classes, seed=None):
+    """"lstm": the recurrent branch, then Dense(n_classes). "lstm-fcn" (Karim et al. 2018): the recurrent branch
+    (with the paper's dropout 0.8 after it) beside the convolutional one, their features joined, then
+    Dense(n_classes). The output is logits."""
+    head = layers.Dense(n_classes)
+    if cfg.model == "lstm":
+        return Sequential([*recurrent_branch(cfg), head], seed=cfg.seed if seed is None else seed)
+    branches = layers.Concatenate([*recurrent_branch(cfg), layers.Dropout(0.8)], convolutional_branch(cfg))
+    return Sequential([branches, head], seed=cfg.seed if seed is None else seed)
+
+
+def check_classes(train, test):
+    """One clear error for label sets that cannot be compared and for a class too small to train and validate."""
+    if tuple(test.classes) != tuple(train.classes):
+        only_test = sorted(set(test.classes) - set(train.classes))
+        raise ValueError(f"the test split's class labels {list(test.classes)} differ from the training split's "
+                         f"{list(train.classes)}" + (f" (only in the test split: {only_test})" if only_test else "")
+                         + "; read the test file with the training classes (read_ts(path, classes=train.classes)).")
+    counts = np.bincount(train.y, minlength=len(train.classes))
+    if counts.min() < 2:
+        k = int(np.argmin(counts))
+        raise ValueError(f"class {train.classes[k]!r} has {counts[k]} training case(s); every class needs at least 2 "
+                         f"(one to train on, one to validate); add cases or drop the class.")
+    if test.x.shape[2] != train.x.shape[2]:
+        raise ValueError(f"the test split has {test.x.shape[2]} channel(s), the training split {train.x.shape[2]}; "
+                         f"both need the same channels.")
+
+
+def folds(y, n, rng):
+    """(N,) fold numbers in [0, n): every class dealt round-robin over the folds in a shuffled order, so each fold
+    holds about 1/n of every class (stratified). n = 1: the held-out fold is cfg.val_fraction of each class."""
+    fold = np.empty(len(y), np.int64)
+    start = 0
+    for k in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == k))
+        fold[members] = (start + np.arange(len(members))) % n
+        start += len(members)                                  # the next class starts where this one ended
+    return fold
+
+
+def train_classifier(cfg, verbose=True, data=None, workers=None):
     """Run the whole job of the module docstring; returns a ClassifyRun (nothing is written to disk).
-    `data` = (train, test) TSData replaces the data named by the config."""
+    `data` = (train, test) TSData replaces the data named by the config. The ensemble's models train on
+    `workers` processes (default: the usable CPUs; 0: in this process)."""
     cfg.validate()
     train, test = load_data(cfg) if data is None else data
+    check_classes(train, test)
     K, C = len(train.classes), train.x.shape[2]
-    if test.x.shape[2] != C:
-        raise ValueError(f"the test split has {test.x.shape[2]} channel(s), the training split {C}.")
     real = train.x[train.mask]                                            # (sum of lengths, C)
     std = real.std(axis=0)
     scaler = {"mean": real.mean(axis=0).tolist(), "std": np.where(std > 0, std, 1.0).tolist()}
-    x, mask = standardise(train.x, train.lengths, scaler), train.mask
-    is_train, is_val = stratified_split(train.y, cfg.val_fraction, np.random.default_rng(cfg.seed))
-
-    model = build_model(cfg, K).build((None, C))
-    model.compile(loss="sparse_categorical_crossentropy", optimizer=optim.Adam(lr=cfg.lr, clipnorm=1.0),
-                  metrics=["accuracy"])
+    x = standardise(train.x, train.lengths, scaler)
+    rng = np.random.default_rng(cfg.seed)
+    if cfg.ensemble == 1:
+        held_out = [~stratified_split(train.y, cfg.val_fraction, rng)[0]]
+    else:
+        fold = folds(train.y, cfg.ensemble, rng)
+        held_out = [fold == k for k in range(cfg.ensemble)]
+    seeds = np.random.SeedSequence(cfg.seed).generate_state(cfg.ensemble)
+    jobs = [(cfg, int(seed), K, x, train.mask, train.y, val) for seed, val in zip(seeds, held_out)]
     started = time.perf_counter()
-    history = _fit(model, cfg, (x[is_train], mask[is_train], train.y[is_train]),
-                   (x[is_val], mask[is_val], train.y[is_val]), verbose)
+    members = map_jobs(train_member, jobs, workers=0 if cfg.ensemble == 1 else workers)
     train_seconds = time.perf_counter() - started
+    models = [model for model, _ in members]
 
-    pred = np.argmax(predict_logits(model, test, scaler), axis=1)
+    proba = predict_proba(models, test, scaler)
+    pred = np.argmax(proba, axis=1)
     confusion = np.zeros((K, K), np.int64)
     np.add.at(confusion, (test.y, pred), 1)
+    out_of_fold = np.concatenate([np.argmax(model.predict(x[val], mask=train.mask[val]), axis=1) == train.y[val]
+                                  for model, val in zip(models, held_out)])
     majority = int(np.argmax(np.bincount(train.y, minlength=K)))
-    nn = nearest_neighbour(train.x, train.lengths, train.y, test.x, test.lengths)
-    info = CLASSIFICATION_DATASETS.get(cfg.dataset, {}) if cfg.train_file is None else {}
+    ed, dtw = (nearest_neighbour_predict(train.x, train.lengths, train.y, test.x, test.lengths, metric)
+               for metric in ("euclidean", "dtw"))
+    info = CLASSIFICATION_DATASETS.get(cfg.dataset, {}) if cfg.train_file is None and data is None else {}
+    histories = [history for _, history in members]
     metrics = {"test_accuracy": float(np.mean(pred == test.y)),
-               "baseline_accuracy": float(np.mean(nn == test.y)),
+               "baseline_accuracy": float(np.mean(ed == test.y)),
+               "dtw_accuracy": float(np.mean(dtw == test.y)),
                "majority_accuracy": float(np.mean(test.y == majority)),
                "baseline": "1-NN Euclidean (series resampled to the longest training length)",
+               "dtw": "1-NN DTW (full window)",
                "majority": f"majority class of the training split ({train.classes[majority]})",
                "reference": info.get("reference", {}),
-               "best_val_accuracy": float(max(history.history["val_accuracy"])),
-               "test_cases": len(test), "train_cases": int(is_train.sum()), "val_cases": int(is_val.sum()),
+               "validation_accuracy": float(np.mean(out_of_fold)),
+               "members": cfg.ensemble,
+               "test_cases": len(test), "train_cases": len(train), "val_cases": int(held_out[0].sum()),
                "classes": K, "channels": C, "max_length": int(max(train.lengths.max(), test.lengths.max())),
-               "epochs_run": len(history.epoch), "train_seconds": round(train_seconds, 3),
-               "parameters": model.count_params(),
-               "dataset": train.name if cfg.train_file is not None else cfg.dataset}
-    return ClassifyRun(cfg, model, history.history, train.classes, scaler, confusion, metrics)
+               "epochs_run": [len(h["loss"]) for h in histories], "train_seconds": round(train_seconds, 3),
+               "parameters": models[0].count_params(),
+               "dataset": train.name if cfg.train_file is not None or data is not None else cfg.dataset}
+    return ClassifyRun(cfg, models, histories[0], train.classes, scaler, confusion, metrics)
 
 
-def _fit(model, cfg, train, val, verbose):
-    """Mini-batch Adam on (x, mask, y) (Sequential.fit with the mask); early stopping on the validation loss
-    restores the best epoch's weights. Returns a History with loss, accuracy, val_loss, val_accuracy per epoch."""
-    x, mask, y = train
-    return model.fit(x, y, mask=mask, epochs=cfg.epochs, batch_size=min(cfg.batch_size, len(x)),
-                     validation_data=(val[0], val[2], val[1]), early_stopping=EarlyStopping(patience=cfg.patience),
-                     verbose=verbose)
+def train_member(job):
+    """One model of the ensemble: trained on the cases outside `val`, stopped early on those in it (the best
+    epoch's weights are kept), its learning rate halved on plateaus. Returns (model, history dict)."""
+    cfg, seed, K, x, mask, y, val = job
+    model = build_model(cfg, K, seed).build((None, x.shape[2]))
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=optim.Adam(lr=cfg.lr, clipnorm=1.0))
+    fit = ~val
+    history = model.fit(x[fit], y[fit], mask=mask[fit], epochs=cfg.epochs,
+                        batch_size=min(cfg.batch_size, int(fit.sum())), validation_data=(x[val], y[val], mask[val]),
+                        early_stopping=EarlyStopping(patience=cfg.patience),
+                        callbacks=[ReduceLROnPlateau(patience=cfg.lr_patience, min_lr=cfg.lr / 64)], verbose=False)
+    return model, history.history
+
+
+def predict_proba(models, data, scaler=None, batch_size=256):
+    """Class probabilities (N, K) for a TSData: the mean over `models` (one or several; the scaler defaults to
+    the one saved with the first) of each one's softmax."""
+    models = [models] if isinstance(models, Sequential) else list(models)
+    scaler = scaler if scaler is not None else models[0].metadata["scaler"]
+    x = standardise(data.x, data.lengths, scaler)
+    return np.mean([activation_forward(m.predict(x, batch_size, mask=data.mask), "softmax") for m in models], axis=0)
+
+
+def load_ensemble(folder):
+    """The models of a run folder written by `write_run` (model-1.lstmkit, model-2.lstmkit, ...), in order."""
+    import glob
+    import os
+
+    from .io import load_model
+    paths = sorted(glob.glob(os.path.join(os.fspath(folder), "model-*.lstmkit")),
+                   key=lambda p: int(os.path.basename(p)[6:-8]))
+    if not paths:
+        raise ValueError(f"{folder} holds no model-<k>.lstmkit files; pass the run folder of `lstmkit classify`.")
+    return [load_model(p) for p in paths]
+
+
+def name(cfg):
+    """The classifier in words: "LSTM-FCN x 5", "GRU"."""
+    model = cfg.cell.upper() + ("-FCN" if cfg.model == "lstm-fcn" else "")
+    return model + (f" x {cfg.ensemble}" if cfg.ensemble > 1 else "")
 
 
 def write_run(run, out):
-    """Write a run folder: model.lstmkit, metrics.json (with the config and the confusion matrix), history.png
+    """Write a run folder: model-<k>.lstmkit (the ensemble's models; `load_ensemble` reads them), metrics.json (with the config and the confusion matrix), history.png
     (loss per epoch) and confusion.png (test confusion matrix)."""
     import json
     import os
@@ -194,15 +296,16 @@ def write_run(run, out):
     from .plots import plot_history
 
     os.makedirs(out, exist_ok=True)
-    run.model.save(os.path.join(out, "model.lstmkit"), metadata=run.model_metadata())
+    for k, model in enumerate(run.models, start=1):
+        model.save(os.path.join(out, f"model-{k}.lstmkit"), metadata=run.model_metadata())
     with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump({**run.metrics, "class_labels": list(run.classes), "confusion": run.confusion.tolist(),
                    "config": asdict(run.config)}, f, indent=2)
     m = run.metrics
     plot_history(os.path.join(out, "history.png"), run.history,
-                 title=f"{run.config.cell.upper()} on {m['dataset']}: training loss")
+                 title=f"{name(run.config)} on {m['dataset']}: training loss (model 1)")
     plot_confusion(os.path.join(out, "confusion.png"), run.confusion, run.classes,
-                   title=f"{run.config.cell.upper()} on {m['dataset']}: test accuracy {m['test_accuracy']:.3f} "
+                   title=f"{name(run.config)} on {m['dataset']}: test accuracy {m['test_accuracy']:.3f} "
                          f"(1-NN Euclidean {m['baseline_accuracy']:.3f})")
 
 

@@ -20,14 +20,17 @@ def cmd_classify(args):
 def print_classify_report(run, out):
     """The accuracy table and the run folder line (shared with `lstmkit train --task classify`)."""
     m = run.metrics
-    rows = [(f"lstmkit {run.config.cell.upper()}", f"{m['test_accuracy']:.3f}"),
+    from ..classify import name
+    rows = [(f"lstmkit {name(run.config)}", f"{m['test_accuracy']:.3f}"),
             (m["baseline"], f"{m['baseline_accuracy']:.3f}"),
+            (m["dtw"], f"{m['dtw_accuracy']:.3f}"),
             (m["majority"], f"{m['majority_accuracy']:.3f}")]
     rows += [(f"published: {name}", f"{value:.3f}") for name, value in m["reference"].items()]
     print_table(f"test accuracy on {m['dataset']} ({m['test_cases']} cases, {m['classes']} classes)",
                 ("classifier", "test accuracy"), rows)
-    print(f"trained {m['parameters']:,} parameters for {m['epochs_run']} epochs in {m['train_seconds']:.1f} s")
-    print(f"run folder: {out} (model.lstmkit, metrics.json, history.png, confusion.png)")
+    print(f"trained {m['members']} model(s) of {m['parameters']:,} parameters for {'/'.join(map(str, m['epochs_run']))}"
+          f" epochs in {m['train_seconds']:.1f} s; validation accuracy (held-out folds) {m['validation_accuracy']:.3f}")
+    print(f"run folder: {out} (model-1..{m['members']}.lstmkit, metrics.json, history.png, confusion.png)")
 
 
 def register(sub):

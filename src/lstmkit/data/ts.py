@@ -175,6 +175,9 @@ def _class_labels(header, source):
     return tuple(parts[1:])
 
 
+FILL_MISSING = "fill them (e.g. interpolate between the neighbouring steps) or drop the case"
+
+
 def _parse_case(text, line, source):
     """One data line -> (values (T, C), label)."""
     fields = text.split(":")
@@ -194,12 +197,12 @@ def _parse_case(text, line, source):
             values = np.array([float(v) for v in cells])
         except ValueError:
             bad = next(v for v in cells if not _is_float(v))
-            raise ValueError(f"line {line} of {source}, channel {c + 1}: {bad.strip()!r} is not a number"
-                             f"{' (missing values are not supported)' if bad.strip() in ('?', '') else ''}."
+            missing = f" (missing values are not supported: {FILL_MISSING})" if bad.strip() in ("?", "") else ""
+            raise ValueError(f"line {line} of {source}, channel {c + 1}: {bad.strip()!r} is not a number{missing}."
                              ) from None
         if not np.all(np.isfinite(values)):
             raise ValueError(f"line {line} of {source}, channel {c + 1} holds NaN or inf; missing values are "
-                             f"not supported.")
+                             f"not supported: {FILL_MISSING}.")
         columns.append(values)
     lengths = {len(v) for v in columns}
     if len(lengths) > 1:

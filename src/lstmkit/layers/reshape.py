@@ -85,7 +85,16 @@ class TimeDistributed(Layer):
     device = property(lambda self: self.layer.device)
     params = property(lambda self: self.layer.params)
     grads = property(lambda self: self.layer.grads)
-    rng = property(lambda self: self.layer.rng)
+    buffers = property(lambda self: self.layer.buffers)
+
+    @property
+    def rng(self):
+        return self.layer.rng
+
+    @rng.setter
+    def rng(self, generator):                  # a resumed checkpoint gives the wrapper its generator back
+        self.layer.rng = generator
+
     takes_indices = property(lambda self: self.layer.takes_indices)
 
     def build(self, input_shape, rng=None):

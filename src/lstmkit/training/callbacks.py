@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..backend import device_of, to_device
+from ..io import model_state
 
 HIGHER_IS_BETTER = ("acc", "exact_match")     # monitored names containing one of these are maximised (mode="auto")
 
@@ -95,7 +96,8 @@ class Monitor:
 @dataclass
 class EarlyStopping(Callback, Monitor):
     """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs; with
-    `restore_best_weights` the model ends with the weights (and layer buffers) of its best epoch.
+    `restore_best_weights` the model ends with the weights and buffers (BatchNorm's running statistics) of its
+    best epoch.
 
     `mode`: "min" (lower is better), "max" (higher is better) or "auto" (the default, Keras' rule): "max" when the
     name contains "acc" or "exact_match", "min" otherwise (losses, mse, mae, rmse). Its record (best score, epochs
@@ -117,7 +119,7 @@ class EarlyStopping(Callback, Monitor):
         state, value = trainer.state, self.value(logs)
         if self.improved(value, state.best):
             state.best, state.waited = self.score(value), 0
-            state.best_weights = copy.deepcopy(trainer.model.parameters())
+            state.best_weights = copy.deepcopy(model_state(trainer.model))
         else:
             state.waited += 1
             if state.waited >= self.patience:
@@ -126,7 +128,7 @@ class EarlyStopping(Callback, Monitor):
     def on_train_end(self, trainer):
         best = trainer.state.best_weights
         if self.restore_best_weights and best is not None:
-            for name, value in trainer.model.parameters().items():
+            for name, value in model_state(trainer.model).items():
                 value[...] = to_device(best[name], device_of(value))
 
 
