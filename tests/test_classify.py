@@ -9,7 +9,7 @@ import pytest
 
 import lstmkit.cli as cli
 from lstmkit.classification.neighbours import nearest_neighbour_predict as nearest_neighbour
-from lstmkit.classify import (ClassifyConfig, build_model, check_classes, folds, load_ensemble, predict_proba,
+from lstmkit.classify import (ClassifyConfig, build_model, check_classes, folds, load_ensemble, predict_proba, shorten,
                               stratified_split, train_classifier)
 from lstmkit.data.ts import TSData, load_ts_dataset, parse_ts, read_ts
 
@@ -207,3 +207,22 @@ def test_the_ensemble_averages_its_members_probabilities():
     np.testing.assert_allclose(predict_proba(run.models, test, run.scaler), np.mean(each, axis=0))
     assert run.metrics["members"] == 3 and len(run.metrics["epochs_run"]) == 3
     assert run.metrics["val_cases"] in (22, 23)                          # one fold of 67 training cases
+
+
+def test_long_series_are_shortened_by_averaging():
+    x = np.arange(14, dtype=float).reshape(2, 7, 1)
+    x[1, 5:] = 99.0                                                       # padding: never read
+    short, lengths = shorten(x, np.array([7, 5]), 3)
+    np.testing.assert_allclose(short[..., 0], [[1.0, 4.0, 6.0], [8.0, 10.5, 0.0]])
+    assert lengths.tolist() == [3, 2]
+
+
+def test_a_shortened_run_scores_the_same_from_its_files(tmp_path, main):
+    out = tmp_path / "run"
+    assert main(["classify", "--dataset", "italy-power-demand", "--max-steps", "10", "--epochs", "2",
+                 "--hidden", "3", "--filters", "2", "--ensemble", "1", "--out", str(out), "--quiet"]) == 0
+    models = load_ensemble(out)
+    assert models[0].metadata["scaler"]["every"] == 3                    # 24 steps -> 8
+    test = load_ts_dataset("italy-power-demand")[1]
+    accuracy = np.mean(np.argmax(predict_proba(models, test), axis=1) == test.y)
+    assert accuracy == pytest.approx(json.loads((out / "metrics.json").read_text())["test_accuracy"])

@@ -13,12 +13,14 @@ Variable lengths: series are right-padded and every layer gets the (B, T) mask o
 there (as beyond the series' ends) and the pooling and BatchNorm statistics skip it, so a padded series scores as
 it would alone.
 
-Training: every channel is standardised with the mean and standard deviation of the real steps of the training
-split. An ensemble of `--ensemble` models (default 5) is trained; model k holds out fold k of a stratified split of
-the training cases into as many folds, stops early on its loss there (keeping its best epoch's weights) and halves
-its learning rate when that loss stalls (ReduceLROnPlateau). The held-out predictions give a cross-validated
-accuracy (`validation_accuracy`); the test prediction is the mean of the models' class probabilities. The test
-split is used only once, at the end.
+Training: series longer than `--max-steps` are shortened by averaging every `every` consecutive steps (the
+piecewise aggregate approximation; `every` is the smallest that brings the longest training series within the
+limit, and the test series get the same); every channel is then standardised with the mean and standard deviation
+of the real steps of the training split. An ensemble of `--ensemble` models (default 5) is trained; model k holds
+out fold k of a stratified split of the training cases into as many folds, stops early on its loss there (keeping
+its best epoch's weights) and halves its learning rate when that loss stalls (ReduceLROnPlateau). The held-out
+predictions give a cross-validated accuracy (`validation_accuracy`); the test prediction is the mean of the
+models' class probabilities. The test split is used only once, at the end.
 
 Baselines, computed in the same run: the majority class, 1-NN Euclidean (every series resampled to the longest
 training length, so that series of different lengths compare step by step; on equal-length sets the archive's
@@ -62,6 +64,8 @@ class ClassifyConfig:
                                   "states over the real steps", choices=POOLINGS)
     filters: int = option(64, "lstm-fcn: filters of the first and last convolution (the middle one has twice "
                               "as many)")
+    max_steps: int = option(512, "longer series are shortened to at most this many steps by averaging "
+                                 "consecutive steps (piecewise aggregate approximation)")
     ensemble: int = option(5, "models trained, each holding out another fold of the training split for early "
                               "stopping; their probabilities are averaged")
     val_fraction: float = option(0.2, "with --ensemble 1: fraction of each class held out for early stopping")
@@ -77,7 +81,7 @@ class ClassifyConfig:
 
     def validate(self):
         check_fields(self, ("hidden", "layers", "epochs", "patience", "lr_patience", "batch_size", "filters",
-                            "ensemble"))
+                            "ensemble", "max_steps"))
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}.")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
@@ -94,7 +98,7 @@ class ClassifyRun:
     models: list             # the ensemble's Sequential models
     history: dict            # the first model's History
     classes: tuple
-    scaler: dict             # {"mean": [C], "std": [C]} of the training split's real steps
+    scaler: dict             # {"mean": [C], "std": [C]} of the training split's real steps, "every": shorten by
     confusion: np.ndarray    # (K, K) test counts, rows: true class, columns: predicted class
     metrics: dict
 
@@ -109,6 +113,27 @@ def load_data(cfg):
         train = read_ts(cfg.train_file)
         return train, read_ts(cfg.test_file, classes=train.classes)
     return load_ts_dataset(cfg.dataset)
+
+
+def shorten(x, lengths, every):
+    """The piecewise aggregate approximation (Keogh et al. 2001): the mean of each `every` consecutive steps (the
+    last window of a series averages the real steps it has). Returns x (N, ceil(T / every), C) and the lengths."""
+    if every == 1:
+        return x, lengths
+    N, T, C = x.shape
+    steps = -(-T // every)
+    summed = np.zeros((N, steps * every, C))
+    summed[:, :T] = x * (np.arange(T)[None, :] < lengths[:, None])[..., None]
+    counts = np.clip(lengths[:, None] - np.arange(steps)[None, :] * every, 0, every)      # (N, steps) real steps
+    mean = summed.reshape(N, steps, every, C).sum(axis=2) / np.maximum(counts, 1)[..., None]
+    return mean, -(-lengths // every)
+
+
+def prepare(data, scaler):
+    """The network's input for a TSData: shortened by `scaler["every"]` (see `shorten`), standardised, and its
+    (N, T) mask of real steps."""
+    x, lengths = shorten(data.x, data.lengths, scaler.get("every", 1))
+    return standardise(x, lengths, scaler), np.arange(x.shape[1])[None, :] < lengths[:, None]
 
 
 def standardise(x, lengths, scaler):
@@ -199,10 +224,12 @@ def train_classifier(cfg, verbose=True, data=None, workers=None):
     train, test = load_data(cfg) if data is None else data
     check_classes(train, test)
     K, C = len(train.classes), train.x.shape[2]
-    real = train.x[train.mask]                                            # (sum of lengths, C)
+    every = -(-int(train.lengths.max()) // cfg.max_steps)
+    short, lengths = shorten(train.x, train.lengths, every)
+    real = short[np.arange(short.shape[1])[None, :] < lengths[:, None]]      # (sum of lengths, C)
     std = real.std(axis=0)
-    scaler = {"mean": real.mean(axis=0).tolist(), "std": np.where(std > 0, std, 1.0).tolist()}
-    x = standardise(train.x, train.lengths, scaler)
+    scaler = {"mean": real.mean(axis=0).tolist(), "std": np.where(std > 0, std, 1.0).tolist(), "every": every}
+    x, mask = prepare(train, scaler)
     rng = np.random.default_rng(cfg.seed)
     if cfg.ensemble == 1:
         held_out = [~stratified_split(train.y, cfg.val_fraction, rng)[0]]
@@ -210,7 +237,7 @@ def train_classifier(cfg, verbose=True, data=None, workers=None):
         fold = folds(train.y, cfg.ensemble, rng)
         held_out = [fold == k for k in range(cfg.ensemble)]
     seeds = np.random.SeedSequence(cfg.seed).generate_state(cfg.ensemble)
-    jobs = [(cfg, int(seed), K, x, train.mask, train.y, val) for seed, val in zip(seeds, held_out)]
+    jobs = [(cfg, int(seed), K, x, mask, train.y, val) for seed, val in zip(seeds, held_out)]
     started = time.perf_counter()
     members = map_jobs(train_member, jobs, workers=0 if cfg.ensemble == 1 else workers)
     train_seconds = time.perf_counter() - started
@@ -220,7 +247,7 @@ def train_classifier(cfg, verbose=True, data=None, workers=None):
     pred = np.argmax(proba, axis=1)
     confusion = np.zeros((K, K), np.int64)
     np.add.at(confusion, (test.y, pred), 1)
-    out_of_fold = np.concatenate([np.argmax(model.predict(x[val], mask=train.mask[val]), axis=1) == train.y[val]
+    out_of_fold = np.concatenate([np.argmax(model.predict(x[val], mask=mask[val]), axis=1) == train.y[val]
                                   for model, val in zip(models, held_out)])
     majority = int(np.argmax(np.bincount(train.y, minlength=K)))
     ed, dtw = (nearest_neighbour_predict(train.x, train.lengths, train.y, test.x, test.lengths, metric)
@@ -264,8 +291,8 @@ def predict_proba(models, data, scaler=None, batch_size=256):
     the one saved with the first) of each one's softmax."""
     models = [models] if isinstance(models, Sequential) else list(models)
     scaler = scaler if scaler is not None else models[0].metadata["scaler"]
-    x = standardise(data.x, data.lengths, scaler)
-    return np.mean([activation_forward(m.predict(x, batch_size, mask=data.mask), "softmax") for m in models], axis=0)
+    x, mask = prepare(data, scaler)
+    return np.mean([activation_forward(m.predict(x, batch_size, mask=mask), "softmax") for m in models], axis=0)
 
 
 def load_ensemble(folder):
@@ -288,8 +315,9 @@ def name(cfg):
 
 
 def write_run(run, out):
-    """Write a run folder: model-<k>.lstmkit (the ensemble's models; `load_ensemble` reads them), metrics.json (with the config and the confusion matrix), history.png
-    (loss per epoch) and confusion.png (test confusion matrix)."""
+    """Write a run folder: model-<k>.lstmkit (the ensemble's models; `load_ensemble` reads them), metrics.json
+    (with the config and the confusion matrix), history.png (loss per epoch) and confusion.png (test confusion
+    matrix)."""
     import json
     import os
 
