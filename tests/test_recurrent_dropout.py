@@ -61,7 +61,7 @@ def test_equations_against_the_plain_layer(cls, implementation):
     layer.build((6, 3), np.random.default_rng(1))
     x = rng.standard_normal((4, 6, 3))
     out = layer.forward(x, training=True)
-    sweep = layer._cache.sweeps[0]
+    sweep = layer.last_sweep()
     for keep, p, shape in ((sweep.keep_x, 0.4, (4, 3)), (sweep.keep_h, 0.3, (4, 5))):
         assert keep.shape == shape
         assert set(np.unique(keep)) <= {0.0, 1 / (1 - p)}
@@ -85,9 +85,10 @@ def test_identity_at_inference(cls):
 def test_masks_are_per_sequence_layer_and_direction():
     layer = LSTM(4, num_layers=2, bidirectional=True, **DROP).build((5, 3), np.random.default_rng(3))
     layer.forward(rng.standard_normal((16, 5, 3)), training=True)
-    keeps = [sweep.keep_h for sweep in layer._cache.sweeps]
+    keeps = [layer.last_sweep(k, d).keep_h for k in range(2) for d in range(2)]
     assert len({k.tobytes() for k in keeps}) == 4
-    assert [s.keep_x.shape for s in layer._cache.sweeps] == [(16, 3), (16, 3), (16, 8), (16, 8)]
+    shapes = [layer.last_sweep(k, d).keep_x.shape for k in range(2) for d in range(2)]
+    assert shapes == [(16, 3), (16, 3), (16, 8), (16, 8)]
     assert abs(np.mean(np.concatenate(keeps) == 0) - 0.3) < 0.1
 
 

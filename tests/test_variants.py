@@ -51,7 +51,7 @@ def test_parameter_layout():
 
 
 def _gates(layer):
-    return layer._cache.sweeps[0].record.gates[:, 0]        # (T, G*H) of batch row 0
+    return layer.last_sweep().record.gates[:, 0]            # (T, G*H) of batch row 0
 
 
 def test_without_forget_gate_the_cell_state_only_accumulates():
@@ -68,7 +68,7 @@ def test_coupled_forget_gate_is_one_minus_input_gate():
     layer = _layer(coupled=True)
     x = rng.standard_normal((1, 5, 1))
     layer.forward(x)
-    rec = layer._cache.sweeps[0]
+    rec = layer.last_sweep()
     i, g = _gates(layer)[:, :2], _gates(layer)[:, 2:4]
     c = rec.states[1][:, 0]                                  # (T+1, H)
     np.testing.assert_allclose(c[1:], (1 - i) * c[:-1] + i * g, rtol=1e-12)
@@ -80,10 +80,30 @@ def test_output_peephole_sees_the_new_cell_state():
     layer.forward(x)
     P = layer.params["weight_peephole_l0"]
     H_t = x[0] @ layer.params["weight_ih_l0"].T + layer.params["bias_ih_l0"] + layer.params["bias_hh_l0"]
-    rec = layer._cache.sweeps[0]
+    rec = layer.last_sweep()
     h_prev, c = rec.states[0][:-1, 0], rec.states[1][:, 0]
     pre_o = H_t[:, 6:8] + h_prev @ layer.params["weight_hh_l0"][6:8].T + P[2] * c[1:]
     np.testing.assert_allclose(_gates(layer)[:, 6:8], 1 / (1 + np.exp(-pre_o)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("variant, forget", [({}, None), ({"forget_gate": False}, lambda i: np.ones_like(i)),
+                                             ({"coupled": True}, lambda i: 1.0 - i)], ids=["standard", "1997", "CIFG"])
+def test_last_gates_split_the_record(variant, forget):
+    """last_gates gives i, f, g, o (T, B, H) from the record at gate_offsets; f = 1 without a forget gate,
+    1 - i with the coupled gate."""
+    layer = _layer(**variant)
+    with pytest.raises(RuntimeError, match="call forward first"):
+        layer.last_sweep()
+    layer.forward(rng.standard_normal((3, 5, 1)))
+    gates = layer.last_sweep().record.gates                  # (T, B, G*H)
+    i, f, g, o = layer.last_gates()
+    oi, of, og, oo = layer.gate_offsets()
+    assert i.shape == (5, 3, 2)
+    for got, at in ((i, oi), (g, og), (o, oo)):
+        np.testing.assert_array_equal(got, gates[..., at:at + 2])
+    np.testing.assert_array_equal(f, gates[..., of:of + 2] if forget is None else forget(i))
+    with pytest.raises(ValueError, match="depth"):
+        layer.last_sweep(depth=1)
 
 
 def test_invalid_combinations_are_rejected():

@@ -82,7 +82,7 @@ def test_training_keeps_or_updates_each_unit(cls, zoneout):
     layer, plain = _pair(cls, zoneout, seed=2)
     x = rng.standard_normal((64, 20, 3))
     out, _ = layer.forward(x, training=True)
-    sweep = layer._cache.sweeps[0]
+    sweep = layer.last_sweep()
     state = tuple(s[0] for s in sweep.states)
     for p, states in zip(layer.zoneout_rates, sweep.states):
         kept = np.isclose(states[1:], states[:-1], rtol=0, atol=0)

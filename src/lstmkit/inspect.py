@@ -75,17 +75,10 @@ def trace_lstm(model, x, layer=None, depth=0, direction=0):
 
 
 def _gate_trace(lstm, depth, direction):
-    """The GateTrace of the last forward, read from the layer's forward record. (This reads the layer's private
-    cache; a public accessor on LSTM would replace it.)"""
-    sweep = lstm._cache.sweeps[depth * lstm.num_directions + direction]
-    H = lstm.hidden_size
-    gates = sweep.record.gates[:, 0]                             # (T, G*H) in processing order
-    if gates.shape[1] == 4 * H:                                  # i, f, g, o
-        i, f, g, o = (gates[:, k * H:(k + 1) * H] for k in range(4))
-    else:                                                        # i, g, o: no forget-gate block
-        i, g, o = (gates[:, k * H:(k + 1) * H] for k in range(3))
-        f = 1.0 - i if getattr(lstm, "coupled", False) else np.ones_like(i)   # CIFG: f = 1 - i; 1997: f = 1
-    c, h = sweep.states[1][1:, 0], sweep.states[0][1:, 0]        # (T, H) carried c_t, h_t
+    """The GateTrace of the last forward, from the layer's record of it (LSTM.last_gates, last_sweep)."""
+    i, f, g, o = (a[:, 0] for a in lstm.last_gates(depth, direction))   # (T, H) each, in processing order
+    states = lstm.last_sweep(depth, direction).states
+    c, h = states[1][1:, 0], states[0][1:, 0]                    # (T, H) carried c_t, h_t
     parts = [np.array(to_host(a), dtype=np.float64) for a in (i, f, g, o, c, h)]
     if direction:                                                # the backward direction ran over reversed time
         parts = [a[::-1] for a in parts]

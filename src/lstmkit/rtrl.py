@@ -74,8 +74,8 @@ def _lstm_local(layer, rec, prev):
     """c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t), the gates from H_t = xp + a (so dF/dxp = dF/da), with the
     LSTM class's variants: peepholes p_i, p_f on c_{t-1} and p_o on c_t; f = 1 (no forget gate) or f = 1 - i
     (coupled). Gate blocks i, f, g, o, or i, g, o without a forget-gate block."""
-    H, (oi, of, og, oo) = layer.hidden_size, layer._offsets()
-    p_i, p_f, p_o = layer._peepholes("_l0")                    # zeros where a peephole is absent
+    H, (oi, of, og, oo) = layer.hidden_size, layer.gate_offsets()
+    p_i, p_f, p_o = layer.peephole_weights("_l0")                    # zeros where a peephole is absent
     c_prev = prev[1]
     gates, c, tanh_c = rec.gates[0], rec.c[0], rec.tanh_c[0]
     i, g, o = gates[:, oi:oi + H], gates[:, og:og + H], gates[:, oo:oo + H]
@@ -192,7 +192,7 @@ class RTRL:
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
         B = int(batch_size)
-        state0 = self.layer._check_initial_state(initial_state, B)
+        state0 = self.layer.check_initial_state(initial_state, B)
         self.state = tuple(np.array(s[0]) for s in state0)                  # (B, H) each
         shape = (B, self.state_size, self.num_params)
         if self.P is None or self.P.shape != shape or self.P.dtype != self.layer.dtype:
@@ -272,7 +272,7 @@ def reference_gradients(layer, x, dh, initial_state=None):
     S = V * H
     W_ih, W_hh, b_ih, b_hh = (layer.params[name] for name in NAMES)
     sizes = np.cumsum([0] + [layer.params[name].size for name in names])
-    state = tuple(s[0] for s in layer._check_initial_state(initial_state, B))
+    state = tuple(s[0] for s in layer.check_initial_state(initial_state, B))
     P = np.zeros((B, S, sizes[-1]), layer.dtype)
     g = np.zeros(sizes[-1], layer.dtype)
     probe = np.tile(np.eye(S, dtype=layer.dtype), (B, 1))                  # (B*S, S): row b*S + j is e_j
@@ -296,7 +296,7 @@ def reference_gradients(layer, x, dh, initial_state=None):
              (da[..., None] * state[0][:, None, None, :]).reshape(B, S, -1),       # W_hh
              dxp, da]                                                              # b_ih, b_hh
         if "weight_peephole_l0" in names:                  # p_i, (p_f,) p_o: dH[gate] times the c it sees
-            oi, of, og, oo = layer._offsets()
+            oi, of, og, oo = layer.gate_offsets()
             seen = [(oi, state[1])] + ([(of, state[1])] if layer.mode == STANDARD else []) + [(oo, new[1])]
             D.append(np.concatenate([dxp[..., k:k + H] * c[:, None, :] for k, c in seen], axis=-1))
         P = J.reshape(B, S, S) @ P + np.concatenate(D, axis=-1)

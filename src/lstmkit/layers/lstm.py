@@ -145,9 +145,10 @@ class LSTM(Recurrent):
                     self.params["weight_ln_c" + s] = np.ones(H)
                     self.params["bias_ln_c" + s] = np.zeros(H)
 
-    def _peepholes(self, s):
-        """(p_i, p_f, p_o) as a (3, H) array; zeros stand in for absent peepholes and a missing forget gate (the
-        stored weights themselves when they are all three)."""
+    def peephole_weights(self, s):
+        """(p_i, p_f, p_o) of the layer and direction with parameter suffix `s` (e.g. "_l0") as one (3, H) array;
+        zeros stand in for absent peepholes and a missing forget gate. It is the stored weight itself when all
+        three exist, else a fresh or shared zero-filled array: read it, do not write into it."""
         if not self.peephole:                                  # one zero array, made once per dtype and device
             P = getattr(self, "_no_peepholes", None)
             if P is None or P.dtype != self.dtype or backend.device_of(P) != self.device:
@@ -188,7 +189,7 @@ class LSTM(Recurrent):
                            out=self.grads["weight_hr" + s])
         if not self.peephole:
             return
-        H, (i, f, _, o) = self.hidden_size, self._offsets()
+        H, (i, f, _, o) = self.hidden_size, self.gate_offsets()
         c_prev = sweep.states[1][:-1]                           # (T, B, H) carried c_{t-1}
         rows = [np.einsum("tbh,tbh->h", dXp[..., i:i + H], c_prev)]
         if self.mode == STANDARD:
@@ -196,10 +197,25 @@ class LSTM(Recurrent):
         rows.append(np.einsum("tbh,tbh->h", dXp[..., o:o + H], sweep.record.c))
         self.grads["weight_peephole" + s][...] = self.xp.stack(rows)
 
-    def _offsets(self):
-        """Column offsets of the i, f, g, o blocks in H_t (f's offset is unused without a forget-gate block)."""
+    def gate_offsets(self):
+        """Column offsets (oi, of, og, oo) of the i, f, g, o blocks in H_t (G*H columns, H each; of is unused
+        without a forget-gate block, whose layout is i, g, o)."""
         H = self.hidden_size
         return (0, H, 2 * H, 3 * H) if self.mode == STANDARD else (0, 0, H, 2 * H)
+
+    def last_gates(self, depth=0, direction=0):
+        """The gates of the last forward after their non-linearities, (i, f, g, o), each (T, B, H), for stacked
+        layer `depth` and `direction`, in the time-major processing order of `last_sweep` (direction 1 runs over
+        reversed time). i, g, o (and f with a forget-gate block) are views of the forward record: read them, do
+        not write. Without a forget-gate block f is computed: 1 - i (coupled) or ones (forget_gate=False)."""
+        gates = self.last_sweep(depth, direction).record.gates   # (T, B, G*H)
+        H, (oi, of, og, oo) = self.hidden_size, self.gate_offsets()
+        i, g, o = gates[..., oi:oi + H], gates[..., og:og + H], gates[..., oo:oo + H]
+        if self.mode == STANDARD:
+            f = gates[..., of:of + H]
+        else:
+            f = 1.0 - i if self.mode == COUPLED else self.xp.ones_like(i)   # CIFG: f = 1 - i; 1997 LSTM: f = 1
+        return i, f, g, o
 
     def new_record(self, T, B):
         H, GH = self.hidden_size, self.G * self.hidden_size
@@ -244,12 +260,12 @@ class LSTM(Recurrent):
     def step_forward(self, s, rec, t, x_term, a, prev):
         """One step: the gates from H_t = x_term + a, then c_t and h_t (equations in the class docstring)."""
         if self.fused:                                          # on a GPU, one kernel (cuda_kernels.py)
-            launch(self.xp, LSTM_FORWARD, *self.gate_blocks(x_term), *self.gate_blocks(a), prev[1], *self._peepholes(s),
-                   *self.gate_blocks(rec.gates[t]), rec.c[t], rec.tanh_c[t], rec.h[t])
+            launch(self.xp, LSTM_FORWARD, *self.gate_blocks(x_term), *self.gate_blocks(a), prev[1],
+                   *self.peephole_weights(s), *self.gate_blocks(rec.gates[t]), rec.c[t], rec.tanh_c[t], rec.h[t])
             return self._project(s, rec, t), rec.c[t]
-        H, (oi, of, og, oo) = self.hidden_size, self._offsets()
+        H, (oi, of, og, oo) = self.hidden_size, self.gate_offsets()
         c_prev = prev[1]
-        p_i, p_f, p_o = self._peepholes(s)
+        p_i, p_f, p_o = self.peephole_weights(s)
         gates = np.add(x_term, a, out=rec.gates[t])             # H_t, (B, G*H)
         i = sigmoid(gates[:, oi:oi + H] + p_i * c_prev, out=gates[:, oi:oi + H])
         g = np.tanh(gates[:, og:og + H], out=gates[:, og:og + H])
@@ -283,16 +299,16 @@ class LSTM(Recurrent):
     def step_backward(self, s, rec, t, dcand, prev, dx_term, da):
         """Mirror of step_forward: from (dh_t, dc_t) write dH_t into dx_term (= da for the LSTM) and return
         (None, dc_{t-1}); the driver adds dh_{t-1} = dZh_t W_hh (dZh_t = dH_t without layer_norm)."""
-        H, (oi, of, og, oo) = self.hidden_size, self._offsets()
+        H, (oi, of, og, oo) = self.hidden_size, self.gate_offsets()
         dh_t, dc_next = dcand
         dh = self._project_backward(s, rec, t, dh_t)
         if self.fused:                                          # on a GPU, one kernel (cuda_kernels.py)
             dc_prev = self.xp.empty_like(dh)
             launch(self.xp, LSTM_BACKWARD, dh, dc_next, prev[1], *self.gate_blocks(rec.gates[t]), rec.tanh_c[t],
-                   *self._peepholes(s), *self.gate_blocks(dx_term), dc_prev)
+                   *self.peephole_weights(s), *self.gate_blocks(dx_term), dc_prev)
             return None, dc_prev
         c_prev = prev[1]
-        p_i, p_f, p_o = self._peepholes(s)
+        p_i, p_f, p_o = self.peephole_weights(s)
         gates, tanh_c = rec.gates[t], rec.tanh_c[t]
         i, g, o = gates[:, oi:oi + H], gates[:, og:og + H], gates[:, oo:oo + H]
         dH_o = np.multiply(dh * tanh_c, o * (1.0 - o), out=dx_term[:, oo:oo + H])  # do * o(1-o), do = dh tanh(q)
@@ -319,12 +335,12 @@ class LSTM(Recurrent):
     # ---- the whole sequence, compiled (the fast path) ---------------------------------------------------------
     def sweep_forward(self, s, live, Xp, W_hh, b_hh, update, keep, states, rec):
         bias = self.params["bias_ih" + s] + b_hh
-        return lstm_forward_sweep, (live, Xp, W_hh, bias, self._peepholes(s), self.peephole, self._projection(s),
-                                    self.mode, *update, *keep, *self._layer_norm_weights(s), *states, *rec[:5],
-                                    *rec.ln[2:6])
+        return lstm_forward_sweep, (live, Xp, W_hh, bias, self.peephole_weights(s), self.peephole,
+                                    self._projection(s), self.mode, *update, *keep, *self._layer_norm_weights(s),
+                                    *states, *rec[:5], *rec.ln[2:6])
 
     def sweep_backward(self, s, live, dy, dstate_T, update, keep, W_hh, sweep, dXp, dA, dZh):
         rec, ln = sweep.record, sweep.record.ln
-        return lstm_backward_sweep, (live, dy, *dstate_T, self._peepholes(s), self._projection(s), self.mode, *update,
-                                     *keep, W_hh, *self._layer_norm_weights(s)[:3], sweep.states[1], rec.gates,
-                                     rec.tanh_c, *ln[2:7], rec.dh_proj, dXp, dZh)
+        return lstm_backward_sweep, (live, dy, *dstate_T, self.peephole_weights(s), self._projection(s), self.mode,
+                                     *update, *keep, W_hh, *self._layer_norm_weights(s)[:3], sweep.states[1],
+                                     rec.gates, rec.tanh_c, *ln[2:7], rec.dh_proj, dXp, dZh)

@@ -201,7 +201,7 @@ class Recurrent(Layer):
             raise ValueError(f"this {type(self).__name__} carries states for a batch of {self.states[0].shape[1]}, "
                              f"but x has a batch of {B}; call reset_states() first (stateful layers need the "
                              f"same batch size from one call to the next).")
-        state0 = self.states if carried else self._check_initial_state(initial_state, B)   # each (L*D, B, H)
+        state0 = self.states if carried else self.check_initial_state(initial_state, B)    # each (L*D, B, H)
         m = check_mask(mask, B, T, self.dtype, self.device)        # (T, B, 1) or None
         pack = self._packing(m[:, :, 0].T > 0) if m is not None and self.compiled_sweeps else None
         if pack is not None:                                       # inside: sorted by length (module docstring)
@@ -348,6 +348,23 @@ class Recurrent(Layer):
                     states_k[1:] = cand_k
         y = states[0][1:] if m is None else states[0][1:] * m      # (T, B, H) y_t = m_t * h_t
         return Sweep(x, states, record, m, update, keep_h, keep_x, pack), y
+
+    def last_sweep(self, depth=0, direction=0):
+        """The Sweep record that the last forward kept for stacked layer `depth` and `direction` (1: backward),
+        read-only by contract (backward reads it). Its arrays are time-major and in processing order: `x`
+        (T, B, I_k) the layer's input, `states` one (T+1, B, size) array per state vector holding s_0 .. s_T,
+        `record` the cell's record of step internals (e.g. LSTMRecord.gates (T, B, G*H)), `mask` (T, B, 1) or
+        None, `update` one (T, B, size) update gate u_t per state vector or None, `keep_h` (B, H) and `keep_x`
+        (B, I_k) the variational dropout masks or None. The backward direction's arrays run over
+        reversed time; when a right-padded mask took the fast path (`packing` not None) the batch rows are sorted
+        by length (row j is the caller's row packing.order[j]) and direction 1 is reversed within each length."""
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__} has no forward record yet; call forward first.")
+        L, D = self.num_layers, self.num_directions
+        if not (0 <= depth < L and 0 <= direction < D):
+            raise ValueError(f"depth must be in [0, {L}) and direction in [0, {D}) for this layer, got depth={depth}, "
+                             f"direction={direction}.")
+        return self._cache.sweeps[depth * D + direction]
 
     # ---- backward ---------------------------------------------------------------------------------------------
     def backward(self, dout):
@@ -569,7 +586,10 @@ class Recurrent(Layer):
     def _state_form(self):
         return "h_0" if len(self.STATES) == 1 else "(h_0, c_0)"
 
-    def _check_initial_state(self, initial_state, B):
+    def check_initial_state(self, initial_state, B):
+        """`initial_state` as forward takes it (None, h_0, or (h_0, c_0) for the LSTM) for a batch of B -> a tuple
+        with one array per state vector (STATES), each (L*D, B, size) in this layer's dtype and device: zeros when
+        None; a ValueError naming the expected form and shape otherwise."""
         shapes = [(self.num_layers * self.num_directions, B, size) for size in self.state_sizes]
         if initial_state is None:
             return tuple(self.xp.zeros(shape, self.dtype) for shape in shapes)
