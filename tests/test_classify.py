@@ -9,8 +9,8 @@ import pytest
 
 import lstmkit.cli as cli
 from lstmkit.classification.neighbours import nearest_neighbour_predict as nearest_neighbour
-from lstmkit.classify import (ClassifyConfig, build_model, check_classes, folds, load_ensemble, predict_proba, shorten,
-                              stratified_split, train_classifier)
+from lstmkit.classify import (ClassifyConfig, build_model, check_classes, fit_batch_size, folds, load_ensemble,
+                              predict_proba, shorten, stratified_split, train_classifier)
 from lstmkit.data.ts import TSData, load_ts_dataset, parse_ts, read_ts
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -226,3 +226,9 @@ def test_a_shortened_run_scores_the_same_from_its_files(tmp_path, main):
     test = load_ts_dataset("italy-power-demand")[1]
     accuracy = np.mean(np.argmax(predict_proba(models, test), axis=1) == test.y)
     assert accuracy == pytest.approx(json.loads((out / "metrics.json").read_text())["test_accuracy"])
+
+
+def test_auto_batch_size_gives_small_sets_eight_batches_an_epoch():
+    cfg = ClassifyConfig()
+    assert [fit_batch_size(cfg, n) for n in (5, 29, 100, 160, 1000)] == [5, 8, 13, 20, 32]
+    assert fit_batch_size(ClassifyConfig(batch_size=16), 100) == 16

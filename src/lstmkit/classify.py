@@ -34,7 +34,7 @@ import numpy as np
 
 from . import layers, optim
 from .classification.neighbours import nearest_neighbour_predict
-from .config import check_fields, option
+from .config import check_fields, is_auto, option
 from .data.ts import CLASSIFICATION_DATASETS, load_ts_dataset, read_ts
 from .forecast import CELLS
 from .layers.dense import activation_forward
@@ -62,19 +62,20 @@ class ClassifyConfig:
     bidirectional: bool = option(False, "run each recurrent layer in both directions")
     pooling: str = option("last", "what the recurrent layer hands on: its last state, or the mean or max of its "
                                   "states over the real steps", choices=POOLINGS)
-    filters: int = option(64, "lstm-fcn: filters of the first and last convolution (the middle one has twice "
+    filters: int = option(32, "lstm-fcn: filters of the first and last convolution (the middle one has twice "
                               "as many)")
-    max_steps: int = option(512, "longer series are shortened to at most this many steps by averaging "
+    max_steps: int = option(256, "longer series are shortened to at most this many steps by averaging "
                                  "consecutive steps (piecewise aggregate approximation)")
     ensemble: int = option(5, "models trained, each holding out another fold of the training split for early "
                               "stopping; their probabilities are averaged")
     val_fraction: float = option(0.2, "with --ensemble 1: fraction of each class held out for early stopping")
-    epochs: int = option(200, "maximum training epochs")
-    patience: int = option(40, "stop after this many epochs without a better validation loss (the best "
+    epochs: int = option(150, "maximum training epochs")
+    patience: int = option(30, "stop after this many epochs without a better validation loss (the best "
                                "epoch's weights are kept)")
-    lr_patience: int = option(10, "halve the learning rate after this many epochs without a better validation "
+    lr_patience: int = option(8, "halve the learning rate after this many epochs without a better validation "
                                   "loss")
-    batch_size: int = option(16, "mini-batch size")
+    batch_size: int = option("auto", "mini-batch size; auto: an eighth of the cases a model trains on, within "
+                                     "[8, 32] (small sets get enough updates per epoch)")
     lr: float = option(3e-3, "Adam learning rate")
     forget_bias: float = option(1.0, "initial forget-gate bias of LSTM cells")
     seed: int = option(0, "random seed (weights, folds, batches): the same seed gives the same run")
@@ -280,10 +281,16 @@ def train_member(job):
     model.compile(loss="sparse_categorical_crossentropy", optimizer=optim.Adam(lr=cfg.lr, clipnorm=1.0))
     fit = ~val
     history = model.fit(x[fit], y[fit], mask=mask[fit], epochs=cfg.epochs,
-                        batch_size=min(cfg.batch_size, int(fit.sum())), validation_data=(x[val], y[val], mask[val]),
+                        batch_size=fit_batch_size(cfg, int(fit.sum())), validation_data=(x[val], y[val], mask[val]),
                         early_stopping=EarlyStopping(patience=cfg.patience),
                         callbacks=[ReduceLROnPlateau(patience=cfg.lr_patience, min_lr=cfg.lr / 64)], verbose=False)
     return model, history.history
+
+
+def fit_batch_size(cfg, cases):
+    """cfg.batch_size, or for "auto" ceil(cases / 8) within [8, 32]; never more than `cases`."""
+    size = min(max(-(-cases // 8), 8), 32) if is_auto(cfg, "batch_size") else cfg.batch_size
+    return min(size, cases)
 
 
 def predict_proba(models, data, scaler=None, batch_size=256):
