@@ -449,23 +449,6 @@ def test_concatenate_config_round_trip_through_json():
 
 
 # ---- device ("cuda": the strict CuPy stand-in of tests/fake_device.py, and real CuPy where there is a GPU) ------
-@pytest.fixture(params=["fake", "cupy"])
-def cuda(request, monkeypatch):
-    from fake_device import FakeCupy
-
-    from lstmkit import backend
-    if request.param == "fake":
-        module = FakeCupy()
-    else:
-        try:
-            module = backend._load_cupy()
-        except backend.DeviceError as err:
-            pytest.skip(f"no CuPy with a GPU here: {err}")
-    monkeypatch.setattr(backend, "_device_module", module)
-    monkeypatch.setattr(backend, "_default_device", "cpu")
-    return module
-
-
 @pytest.mark.parametrize("make, kwargs", [
     (lambda: Conv1D(3, 4, dilation=2), {"mask": MASK}),
     (lambda: Conv1D(3, 2, padding="valid"), {"mask": MASK}),

@@ -24,21 +24,6 @@ B, T, I, H = 3, 5, 4, 6
 TOL = 1e-10
 
 
-@pytest.fixture(params=["fake", "cupy"])
-def cuda(request, monkeypatch):
-    """The module serving "cuda": the CuPy stand-in, or CuPy on a GPU; the default device restored afterwards."""
-    if request.param == "fake":
-        module = FakeCupy()
-    else:
-        try:
-            module = backend._load_cupy()
-        except backend.DeviceError as err:
-            pytest.skip(f"no CuPy with a GPU here: {err}")
-    monkeypatch.setattr(backend, "_device_module", module)
-    monkeypatch.setattr(backend, "_default_device", "cpu")
-    return module
-
-
 def host(a):
     assert backend.is_device_array(a), f"expected a device array, got {type(a).__name__}"
     return a.get()
