@@ -8,11 +8,9 @@ FLOPs counted: the GEMMs only, 2 B T G H (I + H) for a forward pass and three ti
 (forward, input and recurrent gradients, weight gradients).
 
 Each timed run follows a pause of `settle` seconds and one untimed call of the same function. Both libraries keep
-idle worker threads spinning for a while after a call (OpenBLAS about 2^28 cycles, 0.13 s at 2 GHz; PyTorch's
-OpenMP threads less), and on a machine with few cores the other library's spinning threads slowed a run by up to
-8x here (PyTorch's LSTM forward at 32 x 100 x 32 x 128: 9.6 ms alone, 25-77 ms right after lstmkit); after the
-pause they sleep. The untimed call then warms caches and this library's own threads, as in a training loop (timed
-straight after the pause, the 1 x 1000 x 1 x 32 training step took 12 ms instead of 6).
+idle worker threads spinning for a while after a call, and on a machine with few cores the other library's
+spinning threads slow a run down; after the pause they sleep. The untimed call then warms caches and this
+library's own threads, as in a training loop. docs/performance.md gives the measurements behind both.
 """
 
 import os
@@ -176,10 +174,9 @@ COLUMNS = ("cell", "B x T x I x H", "pass", "lstmkit ms", "torch ms", "ratio", "
 
 
 def step_cost(cell, H=32, T=1000, repeats=7, seed=0):
-    """What one more time step costs at B = 1, I = 1 (issue 5: under 2 us of overhead, the loop compiled):
-    (forward, training step) in microseconds per step, the difference of the best times at T and at 1 step
-    divided by T - 1, so that the fixed cost of a call (checks, allocation, dispatch) drops out; at H = 32 the
-    product and the activations of the step are in it too."""
+    """What one more time step costs at B = 1, I = 1: (forward, training step) in microseconds per step, the
+    difference of the best times at T and at 1 step divided by T - 1, so that the fixed cost of a call (checks,
+    allocation, dispatch) drops out; at H = 32 the product and the activations of the step are in it too."""
     check_cell(cell)
     best = {}
     for steps in (1, T):
@@ -190,7 +187,7 @@ def step_cost(cell, H=32, T=1000, repeats=7, seed=0):
     return tuple((best[kind, T] - best[kind, 1]) / (T - 1) * 1e6 for kind in ("forward", "train"))
 
 
-# ---- variable-length batches (issue 8) ------------------------------------------------------------------------------
+# ---- variable-length batches --------------------------------------------------------------------------------------
 VARLEN = {"B": 64, "I": 32, "H": 128, "min_length": 10, "max_length": 200}
 VARLEN_CASES = ("lstmkit masked", "lstmkit padded", "torch packed", "torch padded")
 

@@ -1,12 +1,11 @@
 """The GEMM that the compiled sweeps call at every step, and the thread count of the BLAS behind it.
 
-Numba's np.dot goes through SciPy's bundled OpenBLAS. NumPy's bundled OpenBLAS ran the sweeps' per-step products
-1.5-1.8x faster here (32 x 128 @ 128 x 512: 51 against 32 GFLOP/s; 128 x 512 @ 512 x 2048: 78 against 52), and
-sharing it leaves one BLAS thread pool in the process instead of two. So the kernels call ?gemm through a
-function pointer given as an argument (which keeps them cacheable): NumPy's OpenBLAS where its symbols are found,
-else SciPy's `cython_blas` (the library Numba itself uses). Both take the Fortran convention, every argument by
-pointer, so sgemm and dgemm share one signature; the integer width of the library (64-bit for NumPy's ILP64
-build, 32-bit for SciPy's) travels as the dtype of a small array, `ints`.
+The kernels call ?gemm through a function pointer given as an argument (which keeps them cacheable): NumPy's
+bundled OpenBLAS where its symbols are found, so that the process has one BLAS thread pool (NumPy's) instead of
+two, else SciPy's `cython_blas` (the library behind Numba's np.dot). docs/performance.md compares the two on the
+sweeps' products. Both take the Fortran convention, every argument by pointer, so sgemm and dgemm share one
+signature; the integer width of the library (64-bit for NumPy's ILP64 build, 32-bit for SciPy's) travels as the
+dtype of a small array, `ints`.
 
 `matmul(gemm, ints, A, B, C)` computes C = A @ B inside a kernel for 2-D arrays whose rows are contiguous, and
 `matmul_add` C += A @ B (BLAS's beta = 1: it then skips clearing C, and the caller the pass that would add the

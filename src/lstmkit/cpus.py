@@ -12,8 +12,8 @@ OPENBLAS_NUM_THREADS and friends set). `fit` applies it at its start, keeps it f
 previous count back at its end (`training_threads`); a checkpoint records it, and a resumed run uses the
 recorded count. float32 GEMMs round differently on different thread counts (NumPy's OpenBLAS), so the count is
 part of what makes a run bit-reproducible: `LSTMKIT_BLAS_THREADS=N` (or `set_blas_threads(N)`) fixes it, `auto`
-(the default) follows the load. Where /proc/stat is missing (not
-Linux) or the BLAS has no thread control, the count stays as it is.
+(the default) follows the load. Where /proc/stat is missing (not Linux) or the BLAS has no thread control, the
+count stays as it is.
 """
 
 import os

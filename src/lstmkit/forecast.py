@@ -12,7 +12,7 @@ log when every value is > 0; the season from the dates' step (monthly 12, quarte
 hourly 24, yearly 0) when the part before the test holds at least 3 seasons, else, without a recognised step, from
 the autocorrelation of that part of f(y) (`season_from_acf`); test_size min(36, n // 4), val_size min(12, n // 8),
 window min(12, half of the values before the validation part less season and horizon). The airline series gets
-log, season 12, 36, 12 and 12: the settings it had as fixed defaults.
+log, season 12, test_size 36, val_size 12 and window 12.
 
 Test points are forecast from a rolling origin: the origin starts at the last value before the test part and
 moves `horizon` steps at a time, each forecast made from the true values up to its origin (with horizon 1: every

@@ -18,9 +18,8 @@ from .kernel_cache import enable_caching
 # Every compiled kernel: cached on disk (users pay the compile once), under a stamp of all the package's kernel-bearing
 # files, since a kernel's machine code holds what it inlines from other modules (kernel_cache.py); error_model="numpy"
 # drops the division-by-zero check that blocks SIMD; fastmath "contract" lets LLVM fuse a * b + c into one FMA (one
-# rounding instead of two, about 2x on the activation polynomials) and nothing else: no assumption that values are
-# finite, so NaN and inf still propagate to the loss, where fit stops on them. nogil: threads.py runs a sweep's rows
-# on several threads.
+# rounding instead of two) and nothing else: no assumption that values are finite, so NaN and inf still propagate
+# to the loss, where fit stops on them. nogil: threads.py runs a sweep's rows on several threads.
 _compile = njit(error_model="numpy", fastmath={"contract"}, nogil=True)
 
 
@@ -77,7 +76,7 @@ def softplus(x):
 # ---- scalar activations for compiled kernels ------------------------------------------------------------------
 # float64 uses the exact functions (the parity tests against PyTorch need 1e-10). float32 uses a rational minimax
 # approximation of tanh (the one Eigen and PyTorch's CPU kernels use; coefficients below), accurate to about
-# 2e-7 absolute, which LLVM can vectorise where libm's tanh is a scalar call: about 7x faster here.
+# 2e-7 absolute, which LLVM can vectorise where libm's tanh is a scalar call.
 _F = np.float32
 _TANH_CLAMP = _F(7.90531110763549805)
 # tanh(x) ~ x P(x^2) / Q(x^2): odd coefficients P1..P13 of P, even Q0..Q6 of Q

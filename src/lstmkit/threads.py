@@ -5,19 +5,15 @@ can run rows lo .. hi-1 on each of a few threads, all T steps at once, with no s
 thread's per-step GEMM then calls BLAS itself, so the BLAS the kernels call (blas.py) is held to one thread
 meanwhile; otherwise every thread would start BLAS threads of its own on the same cores. Where that library has
 no thread control that lstmkit can find, sweeps stay on one thread.
-Two kinds of problem stay on the calling thread: small ones (handing work to a thread costs tens of microseconds)
-and those whose per-step GEMM is large, where one multi-threaded BLAS call per step beats one single-threaded
-call per thread (measured: at B x G*H x Hs = 64 x 1024 x 256 BLAS on 2 threads runs 1.8x one thread's rate,
-at 32 x 512 x 128 only 1.2x, which the threads' shared point-wise work more than makes up).
+Two kinds of problem stay on the calling thread (`row_ranges`): small ones (a sweep of fewer than MIN_WORK
+multiply-adds, or fewer than MIN_ROWS rows per thread), where handing work to a thread costs more than it saves,
+and those whose per-step GEMM (B G*H Hs multiply-adds) exceeds MAX_STEP_WORK, where one multi-threaded BLAS call
+per step beats one single-threaded call per thread.
 
-`set_num_threads(n)` / `get_num_threads()`; the default is the environment variable LSTMKIT_NUM_THREADS, else 1.
-Why 1: on the 2-core machine this was measured on, once the kernels called NumPy's OpenBLAS (blas.py), one
-multi-threaded BLAS call per step did as well as row threads (0.8-1.15x either way at 32 x 100 x 32 x 128 and
-16 x 200 x 64 x 64, LSTM and GRU), and once the per-step products added into their destination, better (row
-threads took 0.91-1.36x its time at four shapes, 2026-12-01); row threads were 1.3-1.6x faster with the slower
-BLAS before it. They may pay on machines with many cores, where small GEMMs scale poorly and the point-wise work
-does not scale at all; measure with `lstmkit bench`. The number of threads changes only how rows are grouped
-into GEMMs, so results agree to rounding (float32 ~1e-7).
+`set_num_threads(n)` / `get_num_threads()`; the default is the environment variable LSTMKIT_NUM_THREADS, else 1:
+one multi-threaded BLAS call per step (docs/performance.md has the measurements behind this default; measure a
+machine with `lstmkit bench`). The number of threads changes only how rows are grouped into GEMMs, so results
+agree to rounding (float32 ~1e-7).
 """
 
 import os

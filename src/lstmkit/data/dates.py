@@ -3,8 +3,9 @@
 A step is a whole number of months (monthly 1, quarterly 3, yearly 12), recognised whenever consecutive dates
 differ by the same number of months, at one time of day, on one day of the month; that day is clamped to each
 month's length, so the last day of every month (2020-01-31, 2020-02-29, 2020-03-31) is a month step (day 31), and
-so is the 30th with February's last day (2020-01-30, 2020-02-29, 2020-03-30). Otherwise a step is a fixed time span (a day, a week, an hour). Dates
-keep the format they arrived in ("1960-12" is followed by "1961-01"; "2020-03-31" by "2020-04-30").
+so is the 30th with February's last day (2020-01-30, 2020-02-29, 2020-03-30). Otherwise a step is a fixed time
+span (a day, a week, an hour). Dates keep the format they arrived in ("1960-12" is followed by "1961-01";
+"2020-03-31" by "2020-04-30").
 """
 
 from calendar import isleap
