@@ -84,7 +84,7 @@ def test_no_lstm_is_a_clear_error():
 def test_inspect_commands_on_each_task(tmp_path, main, capsys):
     """`lstmkit inspect` on a forecaster, a classifier, a character model and a plain model with --input."""
     runs = {"forecast": ["train", "--epochs", "2", "--hidden", "6", "--checkpoint-every", "0"],
-            "classify": ["classify", "--epochs", "1", "--hidden", "5"],
+            "classify": ["classify", "--epochs", "1", "--hidden", "5", "--model", "lstm", "--ensemble", "1"],
             "textgen": ["textgen", "train", "--text", str(tmp_path / "t.txt"), "--hidden", "7", "--embedding", "4",
                         "--seq-len", "16", "--batch-size", "8", "--epochs", "1"]}
     (tmp_path / "t.txt").write_text("the quick brown fox jumps over the lazy dog\n" * 20)
@@ -95,7 +95,8 @@ def test_inspect_commands_on_each_task(tmp_path, main, capsys):
     steps = {"forecast": 40, "classify": int(load_ts_dataset("japanese-vowels")[1].lengths[3]), "textgen": 12}
     for task, args in extra.items():
         out = tmp_path / task / "look"
-        assert main(["inspect", "--model", str(tmp_path / task / "model.lstmkit"), "--out", str(out), *args]) == 0
+        model = "model-1.lstmkit" if task == "classify" else "model.lstmkit"
+        assert main(["inspect", "--model", str(tmp_path / task / model), "--out", str(out), *args]) == 0
         assert (out / "inspect.png").read_bytes()[:8] == PNG
         assert "hold information longest" in (out / "summary.txt").read_text()
         arrays = np.load(out / "activations.npz")

@@ -178,7 +178,7 @@ def _text_input(meta, text):
 
 
 def _classify_input(model, meta, index):
-    from .classify import standardise
+    from .classify import prepare
     from .data.ts import load_ts_dataset, read_ts
     config = meta["config"]
     if config.get("test_file"):
@@ -187,8 +187,8 @@ def _classify_input(model, meta, index):
         test = load_ts_dataset(config["dataset"])[1]
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(test):
         raise ValueError(f"index must be a test case in [0, {len(test)}), got {index!r}.")
-    n = int(test.lengths[index])
-    x = standardise(test.x[index:index + 1], test.lengths[index:index + 1], meta["scaler"])[0, :n]   # (T, C)
+    x, mask = prepare(test, meta["scaler"])                       # shortened and standardised, as the model saw it
+    x = x[index, mask[index]]                                                            # (T, C) the real steps
     title = f"test case {index} of {meta.get('dataset', config['dataset'])} (class {test.classes[test.y[index]]})"
     if x.shape[1] == 1:
         return SequenceInput(x, "series", x[:, 0], [], title)
