@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from lstmkit import bench, cpus
+from lstmkit import bench
+from lstmkit.runtime import cpus
 
 
 def _spin():

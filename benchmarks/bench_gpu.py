@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from lstmkit import backend
+from lstmkit.runtime import backend
 from lstmkit.bench import SHAPES
 from lstmkit.layers import GRU, LSTM
 

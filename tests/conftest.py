@@ -9,7 +9,7 @@ import os
 import pytest
 from fake_device import FakeCupy
 
-from lstmkit import backend, cpus
+from lstmkit.runtime import backend, cpus
 
 os.environ.setdefault("LSTMKIT_BLAS_THREADS", str(cpus.get_blas_threads() or 1))
 

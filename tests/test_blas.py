@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from lstmkit import blas
+from lstmkit.runtime import blas
 from lstmkit.layers import GRU, LSTM
 
 LIBRARIES = ("numpy-openblas", "scipy-cython-blas")

@@ -26,6 +26,7 @@ from lstmkit.io import checksums
 from lstmkit.cli import main
 from lstmkit.forecast import ForecastConfig, train_forecaster
 from lstmkit.layers import GRU, LSTM, Dense, Dropout
+from lstmkit.runtime import cpus
 
 FIT = dict(epochs=6, batch_size=8, validation_split=0.2, early_stopping=lk.EarlyStopping(patience=2, min_delta=1e9),
            verbose=0)
@@ -173,7 +174,7 @@ def test_checkpoint_every_and_the_file(tmp_path, monkeypatch):
     assert body["optimizer"]["class"] == "Adam" and body["optimizer"]["step"] == 25
     assert body["rng"]["shuffle"]["bit_generator"] == "PCG64" and len(body["rng"]["layers"]) == 3
     assert body["position"] == {"epoch": 5, "batch": 0, "loss_sum": 0.0, "seen": 0,
-                                "blas_threads": lk.cpus.get_blas_threads()}
+                                "blas_threads": cpus.get_blas_threads()}
     assert body["fit"]["samples"] == 40 and body["fit"]["batch_size"] == 8
 
 

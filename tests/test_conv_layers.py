@@ -462,7 +462,7 @@ def test_concatenate_config_round_trip_through_json():
         "lstm-fcn"])
 def test_device_gives_the_cpus_numbers(cuda, make, kwargs):
     """Every array of the layer on the device, forward and backward equal to the CPU's (float64, 1e-10)."""
-    from lstmkit import backend
+    from lstmkit.runtime import backend
     cpu, dev = make().build((T, C), np.random.default_rng(0)), make().build((T, C), np.random.default_rng(0))
     cpu.to("float64")
     dev.to("float64").to("cuda")

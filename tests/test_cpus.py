@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import lstmkit as lk
-from lstmkit import cpus
+from lstmkit.runtime import cpus
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from fake_device import DeviceArray, FakeCupy, HostArrayError
 
 import lstmkit as lk
-from lstmkit import backend
+from lstmkit.runtime import backend
 from lstmkit.layers import (GRU, LSTM, Dense, Dropout, Embedding, JordanRNN, Masking, RepeatVector, SimpleRNN,
                             TimeDistributed)
 

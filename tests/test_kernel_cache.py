@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-LSTMKIT_KERNEL = "from lstmkit.ops import kernel"
+LSTMKIT_KERNEL = "from lstmkit.runtime.ops import kernel"
 PLAIN_NUMBA = "from numba import njit\nkernel = njit(cache=True)"
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import lstmkit as lk
 import lstmkit.cli as cli
-from lstmkit.ops import log_softmax
+from lstmkit.runtime.ops import log_softmax
 from lstmkit.textgen import (TextgenConfig, Vocabulary, bits_per_char, build_model, load_text, sample, sequences,
                              split_text, unigram_bits)
 

@@ -4,7 +4,7 @@ states on 1 and on several threads, for every cell and option that changes the s
 import numpy as np
 import pytest
 
-from lstmkit import threads
+from lstmkit.runtime import threads
 from lstmkit.layers import GRU, LSTM, SimpleRNN
 
 CASES = {

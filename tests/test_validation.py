@@ -314,7 +314,7 @@ def test_zero_time_steps_is_refused():
 
 
 def test_first_nonfinite_names_the_first_bad_array_and_ignores_an_overflowing_sum():
-    from lstmkit.validation import first_nonfinite
+    from lstmkit.runtime.validation import first_nonfinite
     ok = np.ones((2, 3), np.float32)
     assert first_nonfinite({}) is None and first_nonfinite({"a": ok}) is None
     assert first_nonfinite({"a": ok, "b": np.array([1.0, np.nan]), "c": np.array([np.inf])}) == "b"

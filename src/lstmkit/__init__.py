@@ -1,12 +1,12 @@
 """lstmkit: recurrent neural networks built from the equations, with hand-derived backpropagation through time."""
 
 from . import data, diagnostics, layers, losses, metrics, optim, rtrl
-from .backend import get_backend, set_backend
+from .runtime.backend import get_backend, set_backend
 from .gradcheck import gradcheck
 from .io import load_model as load
 from .model import Sequential
 from .seq2seq import Seq2Seq
-from .threads import get_num_threads, set_num_threads
+from .runtime.threads import get_num_threads, set_num_threads
 from .training import EarlyStopping, History
 
 __version__ = "0.1.0"

@@ -20,7 +20,7 @@ import tracemalloc
 
 import numpy as np
 
-from .threads import get_num_threads
+from .runtime.threads import get_num_threads
 
 SETTLE_S = 0.2               # pause before each timed run, seconds: the other library's threads stop spinning
 SHAPES = ((32, 100, 32, 128), (64, 50, 128, 256), (1, 1000, 1, 32), (128, 35, 256, 512), (16, 200, 64, 64))

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .backend import device_of, to_device
+from .runtime.backend import device_of, to_device
 from .io import checksums, host_array, model_state, read_safetensors, verify_checksums, write_atomic
 
 FILENAME = "checkpoint.safetensors"

@@ -39,7 +39,7 @@ from .data.ts import CLASSIFICATION_DATASETS, load_ts_dataset, read_ts
 from .forecast import CELLS
 from .layers.dense import activation_forward
 from .model import Sequential
-from .parallel import map_jobs
+from .runtime.parallel import map_jobs
 from .training import EarlyStopping, ReduceLROnPlateau
 
 

@@ -37,7 +37,7 @@ import os
 
 import numpy as np
 
-from .backend import to_host
+from .runtime.backend import to_host
 from .layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
 from .layers.recurrent import Recurrent
 

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import layers, optim
-from .backend import DEVICES
+from .runtime.backend import DEVICES
 from .config import check_fields, is_auto, option
 from .data import (
     StandardScaler,

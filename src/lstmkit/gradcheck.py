@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .backend import as_array, to_host
+from .runtime.backend import as_array, to_host
 
 
 class GradcheckResult(NamedTuple):

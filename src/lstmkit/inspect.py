@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .backend import to_host
+from .runtime.backend import to_host
 from .layers.lstm import LSTM
 
 GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "o": "output gate o"}

@@ -25,7 +25,7 @@ torch and keras are imported inside the functions, so both stay optional depende
 
 import numpy as np
 
-from .backend import to_host
+from .runtime.backend import to_host
 from .layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
 from .layers.dense import ACTIVATIONS
 

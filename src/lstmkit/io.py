@@ -21,7 +21,7 @@ import tempfile
 
 import numpy as np
 
-from .backend import device_of, to_device, to_host
+from .runtime.backend import device_of, to_device, to_host
 
 FORMAT = "lstmkit"
 FORMAT_VERSION = 1

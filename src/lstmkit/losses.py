@@ -15,8 +15,8 @@ import numbers
 
 import numpy as np
 
-from .ops import log_softmax, sigmoid, softplus
-from .validation import check_array
+from .runtime.ops import log_softmax, sigmoid, softplus
+from .runtime.validation import check_array
 
 
 def match_target(y_pred, y_true, sparse=False):

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from . import backend
+from .runtime import backend
 from . import checkpoint as ckpt
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -16,7 +16,7 @@ from .layers.dense import activation_forward
 from .layers.recurrent import Recurrent
 from .rtrl import OnlineLearner
 from .training import Callback, Checkpointer, EarlyStopping, Trainer
-from .validation import check_array, first_nonfinite
+from .runtime.validation import check_array, first_nonfinite
 
 
 PROBABILITY_ACTIVATIONS = ("sigmoid", "softmax")    # a last layer ending in one of these outputs probabilities

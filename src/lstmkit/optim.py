@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from . import backend
+from .runtime import backend
 
 
 def _check_arg(name, value, ok, expected):

@@ -46,7 +46,7 @@ from numpy.lib.stride_tricks import as_strided
 from .layers import GRU, LSTM, SimpleRNN
 from .layers.lstm import COUPLED, STANDARD
 from .layers.recurrent import Recurrent
-from .validation import check_array
+from .runtime.validation import check_array
 
 NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 EXTRA = ("weight_peephole_l0",)          # cell parameters of the (R, H) kind that Local.extra covers

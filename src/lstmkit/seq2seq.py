@@ -35,12 +35,12 @@ import inspect
 import numpy as np
 
 from . import optim
-from .backend import to_host
+from .runtime.backend import to_host
 from .layers import Dense, Embedding
 from .layers.recurrent import Recurrent
 from .losses import SparseCategoricalCrossentropy
 from .training import EarlyStopping, Trainer
-from .validation import check_array
+from .runtime.validation import check_array
 
 BRIDGES = ("dense", "concat", "sum")
 METRICS = ("token_accuracy", "exact_match")

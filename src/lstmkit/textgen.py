@@ -28,12 +28,12 @@ from importlib import resources
 import numpy as np
 
 from . import layers, optim
-from .backend import to_host
+from .runtime.backend import to_host
 from .config import check_fields, option
 from .layers.recurrent import Recurrent
 from .model import Sequential
 from .training import EarlyStopping
-from .ops import log_softmax
+from .runtime.ops import log_softmax
 
 SHIPPED_TEXT = "shakespeare.txt"
 

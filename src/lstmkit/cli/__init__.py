@@ -5,7 +5,7 @@ parses its options, calls the library and prints. A user error is one line on st
 import argparse
 import sys
 
-from ..backend import DeviceError
+from ..runtime.backend import DeviceError
 from . import (
     bench,
     classic,

@@ -12,7 +12,7 @@ import inspect
 
 import numpy as np
 
-from lstmkit.validation import check_array
+from lstmkit.runtime.validation import check_array
 
 
 class _Scaler:

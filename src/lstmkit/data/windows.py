@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from lstmkit.validation import check_array
+from lstmkit.runtime.validation import check_array
 
 
 def sliding_windows(values, window, horizon=1):

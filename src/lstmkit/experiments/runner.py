@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import layers, optim
 from ..model import Sequential
-from ..parallel import map_jobs
+from ..runtime.parallel import map_jobs
 from .tasks import generate, get_task
 
 CELLS = layers.CELLS

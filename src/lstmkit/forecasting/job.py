@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from ..config import check_fields, option
-from ..cpus import usable_cpus
+from ..runtime.cpus import usable_cpus
 from .baselines import PUBLISHED
 from .model import ModelConfig, forecast_panel
 from .panel import COLLECTIONS, load_collection, read_long_csv

@@ -27,7 +27,7 @@ from .. import layers, optim
 from ..config import check_fields, option
 from ..losses import Pinball
 from ..model import Sequential
-from ..parallel import map_jobs
+from ..runtime.parallel import map_jobs
 from ..progress import CaseProgress
 
 CELLS = layers.CELLS

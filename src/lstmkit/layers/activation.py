@@ -2,7 +2,7 @@
 (the ReLU after each BatchNorm in LSTM-FCN, Karim et al. 2018). It reuses Dense's `activation_forward` /
 `activation_backward`, the package's one definition of each function and its derivative."""
 
-from ..validation import check_array, check_gradient_shape
+from ..runtime.validation import check_array, check_gradient_shape
 from .base import Layer
 from .dense import activation_backward, activation_forward
 

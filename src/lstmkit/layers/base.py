@@ -6,8 +6,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .. import backend
-from ..validation import check_dtype
+from ..runtime import backend
+from ..runtime.validation import check_dtype
 
 
 class Layer:

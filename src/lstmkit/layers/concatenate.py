@@ -17,8 +17,8 @@ import inspect
 
 import numpy as np
 
-from .. import backend
-from ..validation import check_gradient_shape
+from ..runtime import backend
+from ..runtime.validation import check_gradient_shape
 from .base import Layer
 
 

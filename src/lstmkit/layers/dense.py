@@ -11,13 +11,8 @@ or for inference; Sequential.compile refuses them under a loss from logits, whic
 
 import numpy as np
 
-from ..ops import sigmoid, softmax
-from ..validation import (
-    check_array,
-    check_feature_size,
-    check_gradient_shape,
-    check_positive_int,
-)
+from ..runtime.ops import sigmoid, softmax
+from ..runtime.validation import check_array, check_feature_size, check_gradient_shape, check_positive_int
 from .base import Layer
 
 ACTIVATIONS = (None, "sigmoid", "softmax", "tanh", "relu")

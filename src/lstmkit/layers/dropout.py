@@ -2,8 +2,8 @@
 identity at inference, so nothing needs rescaling after training."""
 
 
-from .. import backend
-from ..validation import check_array, check_gradient_shape, check_rate
+from ..runtime import backend
+from ..runtime.validation import check_array, check_gradient_shape, check_rate
 from .base import Layer
 
 

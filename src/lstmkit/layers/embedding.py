@@ -3,8 +3,8 @@
 
 import numpy as np
 
-from .. import backend
-from ..validation import check_array, check_gradient_shape, check_positive_int
+from ..runtime import backend
+from ..runtime.validation import check_array, check_gradient_shape, check_positive_int
 from .base import Layer
 
 

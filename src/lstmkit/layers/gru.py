@@ -3,8 +3,8 @@
 from typing import NamedTuple
 
 import numpy as np
-from ..blas import recurrent_gradient, recurrent_product
-from ..ops import kernel, sigmoid, sigmoid_scalar, tanh_scalar
+from ..runtime.blas import recurrent_gradient, recurrent_product
+from ..runtime.ops import kernel, sigmoid, sigmoid_scalar, tanh_scalar
 from .cuda_kernels import GRU_BACKWARD, GRU_FORWARD, launch
 from .recurrent import Recurrent
 

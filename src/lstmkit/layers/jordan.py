@@ -8,15 +8,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..blas import gemm_args, matmul, matmul_add
-from ..ops import kernel, sigmoid, sigmoid_scalar, tanh_scalar
-from ..validation import (
-    check_array,
-    check_feature_size,
-    check_gradient_shape,
-    check_mask,
-    check_positive_int,
-)
+from ..runtime.blas import gemm_args, matmul, matmul_add
+from ..runtime.ops import kernel, sigmoid, sigmoid_scalar, tanh_scalar
+from ..runtime.validation import check_array, check_feature_size, check_gradient_shape, check_mask, check_positive_int
 from .base import Layer
 
 ACTIVATIONS = {None: 0, "tanh": 1, "sigmoid": 2}     # phi, as the compiled sweeps take it

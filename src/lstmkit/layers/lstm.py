@@ -9,8 +9,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend
-from ..ops import normalise, normalise_backward, sigmoid
+from ..runtime import backend
+from ..runtime.ops import normalise, normalise_backward, sigmoid
 from .cuda_kernels import LSTM_BACKWARD, LSTM_FORWARD, launch
 from .lstm_kernels import (
     COUPLED,

@@ -12,8 +12,8 @@ a row adds the three terms of H_t and makes every gate (instead of one loop per 
 """
 
 import numpy as np
-from ..blas import matmul, recurrent_gradient, recurrent_product
-from ..ops import kernel, normalise_row, normalise_row_backward, sigmoid_scalar, tanh_scalar
+from ..runtime.blas import matmul, recurrent_gradient, recurrent_product
+from ..runtime.ops import kernel, normalise_row, normalise_row_backward, sigmoid_scalar, tanh_scalar
 
 STANDARD, NO_FORGET, COUPLED = 0, 1, 2          # how f_t is made: its own gate, f_t = 1, f_t = 1 - i_t
 

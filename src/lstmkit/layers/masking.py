@@ -8,8 +8,8 @@ Embedding a padded step is the row weight[0], not mask_value, so a Masking layer
 
 import numpy as np
 
-from .. import backend
-from ..validation import check_array, check_gradient_shape
+from ..runtime import backend
+from ..runtime.validation import check_array, check_gradient_shape
 from .base import Layer
 from .embedding import Embedding
 

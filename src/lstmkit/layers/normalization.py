@@ -26,8 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend
-from ..validation import check_array, check_feature_size, check_gradient_shape, check_mask
+from ..runtime import backend
+from ..runtime.validation import check_array, check_feature_size, check_gradient_shape, check_mask
 from .base import Layer
 
 

@@ -13,7 +13,7 @@ A sequence without any real step pools to zeros.
 
 import numpy as np
 
-from ..validation import check_array, check_gradient_shape, check_mask
+from ..runtime.validation import check_array, check_gradient_shape, check_mask
 from .base import Layer
 
 

@@ -52,8 +52,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend
-from ..validation import (
+from ..runtime import backend
+from ..runtime.validation import (
     check_array,
     check_feature_size,
     check_gradient_shape,
@@ -61,8 +61,8 @@ from ..validation import (
     check_positive_int,
     check_rate,
 )
-from ..blas import gemm_args
-from ..threads import run_rows
+from ..runtime.blas import gemm_args
+from ..runtime.threads import run_rows
 from .base import Layer
 
 

@@ -10,8 +10,8 @@ The four shapes of sequence models, batch first:
 
 import numpy as np
 
-from .. import backend
-from ..validation import check_array, check_gradient_shape
+from ..runtime import backend
+from ..runtime.validation import check_array, check_gradient_shape
 from .base import Layer
 
 

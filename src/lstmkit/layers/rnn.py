@@ -3,8 +3,8 @@
 from typing import NamedTuple
 
 import numpy as np
-from ..blas import recurrent_gradient, recurrent_product
-from ..ops import kernel, tanh_scalar
+from ..runtime.blas import recurrent_gradient, recurrent_product
+from ..runtime.ops import kernel, tanh_scalar
 from .recurrent import Recurrent
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..backend import device_of, to_device
+from ..runtime.backend import device_of, to_device
 from ..io import model_state
 
 HIGHER_IS_BETTER = ("acc", "exact_match")     # monitored names containing one of these are maximised (mode="auto")

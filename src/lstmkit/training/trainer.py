@@ -21,7 +21,7 @@ import os
 import numpy as np
 
 from .. import checkpoint as ckpt
-from .. import cpus
+from ..runtime import cpus
 from ..progress import EpochProgress
 from .callbacks import History, Monitor
 
