@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 from lstmkit import bench
-from lstmkit.progress import render_table
+from lstmkit.training.progress import render_table
 
 
 def table(rows, machine, title):

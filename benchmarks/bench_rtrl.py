@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from lstmkit.layers import LSTM
-from lstmkit.rtrl import RTRL, sensitivity_nbytes
+from lstmkit.training.rtrl import RTRL, sensitivity_nbytes
 
 B, I = 1, 4
 

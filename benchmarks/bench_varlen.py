@@ -10,7 +10,7 @@ masked <= 1.1 x lstmkit padded.
 import argparse
 
 from lstmkit import bench
-from lstmkit.progress import render_table
+from lstmkit.training.progress import render_table
 
 
 def main():

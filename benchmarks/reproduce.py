@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 import lstmkit as lk
-from lstmkit.progress import render_table
+from lstmkit.training.progress import render_table
 
 
 def forecast():

@@ -488,7 +488,7 @@ TRAIN_WITH_HOOKS = """
 import os, sys
 import lstmkit.checkpoint as ckpt
 from lstmkit.cli import main
-from lstmkit.losses import MSE
+from lstmkit.training.losses import MSE
 
 where, n = sys.argv[1], int(sys.argv[2])
 count = {"batch": 0, "write": 0}

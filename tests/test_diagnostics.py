@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import lstmkit as lk
-from lstmkit.diagnostics import gradient_norms, state_gradients
+from lstmkit.training.diagnostics import gradient_norms, state_gradients
 from lstmkit.layers import GRU, LSTM, Dense, SimpleRNN
 
 B, T, I, H = 2, 6, 3, 4

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import lstmkit as lk
-from lstmkit import losses
+from lstmkit.training import losses
 from lstmkit.layers import Dense
 
 B, T, C = 4, 3, 5

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lstmkit import metrics
+from lstmkit.training import metrics
 
 
 def test_regression_metrics():

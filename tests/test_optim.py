@@ -4,7 +4,7 @@ torch.nn.utils.clip_grad_norm_, in-place updates, state_dict round trips and arg
 import numpy as np
 import pytest
 
-from lstmkit import optim
+from lstmkit.training import optim
 
 SHAPES = {"weight": (3, 4), "bias": (4,), "scale": (1,)}
 STEPS = 20

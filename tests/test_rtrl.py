@@ -14,7 +14,7 @@ import pytest
 
 import lstmkit as lk
 from lstmkit.layers import GRU, LSTM, Dense, SimpleRNN
-from lstmkit.rtrl import RTRL, OnlineLearner, fit_online, reference_gradients, sensitivity_nbytes
+from lstmkit.training.rtrl import RTRL, OnlineLearner, fit_online, reference_gradients, sensitivity_nbytes
 
 TOL = 1e-13                             # largest measured: 1.5e-15 (rnn-tanh)
 B, T, I, H = 3, 6, 4, 5                 # batch, time, input features, hidden units

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import lstmkit as lk
-from lstmkit import data, losses
+from lstmkit import data
+from lstmkit.training import losses
 from lstmkit.forecast import ForecastConfig
 from lstmkit.layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
 

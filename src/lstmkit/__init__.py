@@ -1,8 +1,9 @@
 """lstmkit: recurrent neural networks built from the equations, with hand-derived backpropagation through time."""
 
-from . import data, diagnostics, layers, losses, metrics, optim, rtrl
+from . import data, layers
+from .training import diagnostics, losses, metrics, optim, rtrl
 from .runtime.backend import get_backend, set_backend
-from .gradcheck import gradcheck
+from .training.gradcheck import gradcheck
 from .io import load_model as load
 from .model import Sequential
 from .seq2seq import Seq2Seq

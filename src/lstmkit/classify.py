@@ -32,7 +32,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import layers, optim
+from . import layers
+from .training import optim
 from .classification.neighbours import nearest_neighbour_predict
 from .config import check_fields, is_auto, option
 from .data.ts import CLASSIFICATION_DATASETS, load_ts_dataset, read_ts

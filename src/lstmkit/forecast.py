@@ -26,7 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import layers, optim
+from . import layers
+from .training import optim
 from .runtime.backend import DEVICES
 from .config import check_fields, is_auto, option
 from .data import (

@@ -7,14 +7,14 @@ import numpy as np
 
 from .runtime import backend
 from . import checkpoint as ckpt
-from . import losses as losses_module
-from . import metrics as metrics_module
-from . import optim
-from . import tbptt as tbptt_module
+from .training import losses as losses_module
+from .training import metrics as metrics_module
+from .training import optim
+from .training import tbptt as tbptt_module
 from .layers import Layer
 from .layers.dense import activation_forward
 from .layers.recurrent import Recurrent
-from .rtrl import OnlineLearner
+from .training.rtrl import OnlineLearner
 from .training import Callback, Checkpointer, EarlyStopping, Trainer
 from .runtime.validation import check_array, first_nonfinite
 
@@ -132,7 +132,7 @@ class Sequential:
     # ---- training ---------------------------------------------------------------------------------------------
     def compile(self, loss="mse", optimizer="adam", metrics=()):
         """Choose the loss (a name or a losses.Loss), the optimizer (a name or an optim.Optimizer) and the metrics
-        reported by fit / evaluate (names from lstmkit.metrics).
+        reported by fit / evaluate (names from lstmkit.training.metrics).
 
         The cross-entropy losses take logits and apply their link (sigmoid, softmax) themselves, so a last layer
         that already ends in sigmoid or softmax (Dense(activation=...)) is refused: it would be applied twice.
@@ -283,10 +283,10 @@ class Sequential:
         patience on val_loss; `callbacks` more of lstmkit.training's (ReduceLROnPlateau, CSVLogger, ...), run in
         order after it at each epoch's end. Returns a History.
 
-        `tbptt=k` or `(k1, k2)` trains each batch with truncated BPTT (see lstmkit.tbptt): the sequence is run
+        `tbptt=k` or `(k1, k2)` trains each batch with truncated BPTT (see lstmkit.training.tbptt): the sequence is run
         k1 steps at a time with the states carried across, one update after each run, gradients back-propagated
         through the last k2 steps. k >= T is full BPTT. `algorithm="rtrl"` learns online instead, updating the
-        weights after every step with real-time recurrent learning (see lstmkit.rtrl.OnlineLearner; a single
+        weights after every step with real-time recurrent learning (see lstmkit.training.rtrl.OnlineLearner; a single
         unidirectional recurrent layer first, then per-step layers).
 
         A NaN or inf loss, gradient or weight stops training with a FloatingPointError naming the epoch and the
@@ -473,7 +473,7 @@ class Sequential:
     # ---- description and files --------------------------------------------------------------------------------
     def summary(self, print_fn=None):
         """A table of the layers with their output shapes and parameter counts; printed and returned as text."""
-        from .progress import render_table
+        from .training.progress import render_table
         rows, shape = [], self.input_shape
         for layer in self.layers:
             shape = None if shape is None else layer.output_shape(shape)

@@ -34,11 +34,11 @@ import inspect
 
 import numpy as np
 
-from . import optim
+from .training import optim
 from .runtime.backend import to_host
 from .layers import Dense, Embedding
 from .layers.recurrent import Recurrent
-from .losses import SparseCategoricalCrossentropy
+from .training.losses import SparseCategoricalCrossentropy
 from .training import EarlyStopping, Trainer
 from .runtime.validation import check_array
 
@@ -490,7 +490,7 @@ class Seq2Seq:
     # ---- description and files --------------------------------------------------------------------------------
     def summary(self, print_fn=None):
         """A table of the components with their parameter counts; printed and returned as text."""
-        from .progress import render_table
+        from .training.progress import render_table
         if not self.built:
             self.build()
         rows = [(name, _describe(layer), f"{layer.num_params():,}") for name, layer in self.layers.items()]

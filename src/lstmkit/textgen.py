@@ -27,7 +27,8 @@ from importlib import resources
 
 import numpy as np
 
-from . import layers, optim
+from . import layers
+from .training import optim
 from .runtime.backend import to_host
 from .config import check_fields, option
 from .layers.recurrent import Recurrent

@@ -1,6 +1,6 @@
 """`lstmkit bench`: lstmkit's recurrent layers against PyTorch's, side by side (see lstmkit/bench.py)."""
 
-from ..progress import CaseProgress
+from ..training.progress import CaseProgress
 from .common import print_table
 
 

@@ -5,7 +5,7 @@ from dataclasses import fields
 
 
 def print_table(title, columns, rows):
-    from ..progress import render_table
+    from ..training.progress import render_table
     render_table(title, columns, rows, print_fn=print)
 
 

@@ -71,7 +71,7 @@ def cmd_experiment(args):
         try:
             norms = untrained_gradient_norms(args.task, cells, max(lengths), config=config)
         except ImportError:
-            log("gradient_norms.png skipped: lstmkit.diagnostics is not available in this version")
+            log("gradient_norms.png skipped: lstmkit.training.diagnostics is not available in this version")
     paths = write_results(out, args.task, results, config, wall_time=wall_time, workers=workers,
                           cluster=args.cluster, gradient_norms=norms)
 

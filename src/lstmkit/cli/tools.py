@@ -17,7 +17,7 @@ def cmd_datasets(args):
 
 
 def cmd_gradcheck(args):
-    from ..gradcheck import check_all_layers
+    from ..training.gradcheck import check_all_layers
     rows = check_all_layers(seed=args.seed)
     print_table(f"finite-difference gradient check, float64 (tolerance {args.tol:g})",
                  ("layer", "max per-entry error", "result"),

@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from .. import layers, optim
+from .. import layers
+from ..training import optim
 from ..model import Sequential
 from ..runtime.parallel import map_jobs
 from .tasks import generate, get_task
@@ -196,8 +197,8 @@ def untrained_gradient_norms(task, cells, length, seed=0, config=RunConfig(), n=
     """||dL/dh_t|| against t for each cell before training, on `n` test sequences of `task` at `length`, with
     the same initial weights as `run_one(task, cell, length, seed)`, computed in float64 (the Elman RNN's values
     fall below float32's range within a few dozen steps): {cell: array (T,)}, from
-    `lstmkit.diagnostics.gradient_norms(model, x, y)`."""
-    from .. import diagnostics
+    `lstmkit.training.diagnostics.gradient_norms(model, x, y)`."""
+    from ..training import diagnostics
 
     spec = get_task(task)
     test_ss, _, model_ss = _seeds(task, length, seed)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import checkpoint as ckpt
 from ..runtime import cpus
-from ..progress import EpochProgress
+from .progress import EpochProgress
 from .callbacks import History, Monitor
 
 

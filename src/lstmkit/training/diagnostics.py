@@ -15,9 +15,9 @@ and the second term is `dinitial_state` of a rerun of the layer over x[:, t+1:] 
 
 import numpy as np
 
-from .runtime.backend import to_host
-from .layers.recurrent import Recurrent
-from .runtime.validation import check_array
+from ..runtime.backend import to_host
+from ..layers.recurrent import Recurrent
+from ..runtime.validation import check_array
 
 
 def state_gradients(model, x, y):

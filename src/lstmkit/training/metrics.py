@@ -3,7 +3,7 @@
 import numpy as np
 
 from .losses import MAE, MSE, as_prediction, check_labels, match_target
-from .runtime.validation import check_array
+from ..runtime.validation import check_array
 
 
 def mse(y_pred, y_true):

@@ -15,8 +15,8 @@ import numbers
 
 import numpy as np
 
-from .runtime.ops import log_softmax, sigmoid, softplus
-from .runtime.validation import check_array
+from ..runtime.ops import log_softmax, sigmoid, softplus
+from ..runtime.validation import check_array
 
 
 def match_target(y_pred, y_true, sparse=False):
@@ -290,7 +290,7 @@ def get(loss):
     if isinstance(loss, Loss):
         return loss
     if not isinstance(loss, str):
-        raise TypeError(f"loss must be a name or a lstmkit.losses.Loss instance, got {type(loss).__name__}.")
+        raise TypeError(f"loss must be a name or a lk.losses.Loss instance, got {type(loss).__name__}.")
     key = ALIASES.get(loss.lower(), loss.lower())
     if key not in LOSSES:
         raise ValueError(f"Unknown loss {loss!r}; valid names are {sorted(LOSSES) + sorted(ALIASES)}.")

@@ -43,10 +43,11 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .layers import GRU, LSTM, SimpleRNN
-from .layers.lstm import COUPLED, STANDARD
-from .layers.recurrent import Recurrent
-from .runtime.validation import check_array
+from ..layers import GRU, LSTM, SimpleRNN
+from ..layers.lstm import COUPLED, STANDARD
+from ..layers.recurrent import Recurrent
+from ..runtime.validation import check_array
+from .trainer import Trainer
 
 NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 EXTRA = ("weight_peephole_l0",)          # cell parameters of the (R, H) kind that Local.extra covers
@@ -328,10 +329,8 @@ class OnlineLearner:
     UPDATES = ("step", "sequence")
 
     def __init__(self, model, update="step"):
-        from .model import (
-            Sequential,  # imported here, so that model.py may import this module
-        )
-        if not isinstance(model, Sequential):
+        # a Sequential, known by its list of layers rather than its class: model.py imports this module
+        if not isinstance(getattr(model, "layers", None), list):
             raise TypeError(f"OnlineLearner takes a lk.Sequential, got {type(model).__name__}.")
         if update not in self.UPDATES:
             raise ValueError(f"update must be 'step' or 'sequence', got {update!r}.")
@@ -470,7 +469,6 @@ def fit_online(model, x, y, epochs=1, batch_size=1, update="step", shuffle=True,
     """Train a compiled model with RTRL (see OnlineLearner): `epochs` passes over the sequences x (N, T, I),
     `batch_size` sequences side by side, in an order drawn from the model's seeded generator when `shuffle`
     (the training loop of training/trainer.py). Returns a History with the training loss per epoch."""
-    from .training import Trainer
     learner = OnlineLearner(model, update)
     x = check_array(x, "x", ndim=3, dtype=learner.layer.dtype)
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:

@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from .runtime import backend
+from ..runtime import backend
 
 
 def _check_arg(name, value, ok, expected):
@@ -245,7 +245,7 @@ def get(optimizer, **kwargs):
                              f"set them on the instance {optimizer!r} instead.")
         return optimizer
     if not isinstance(optimizer, str):
-        raise TypeError(f"optimizer must be a name or a lstmkit.optim.Optimizer, got {type(optimizer).__name__}.")
+        raise TypeError(f"optimizer must be a name or a lk.optim.Optimizer, got {type(optimizer).__name__}.")
     if optimizer.lower() not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {optimizer!r}; valid names are {sorted(OPTIMIZERS)}.")
     return OPTIMIZERS[optimizer.lower()](**kwargs)

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .runtime.backend import as_array, to_host
+from ..runtime.backend import as_array, to_host
 
 
 class GradcheckResult(NamedTuple):
@@ -111,7 +111,7 @@ def gradcheck(layer, x, initial_state=None, mask=None, training=False, eps=1e-6,
 def check_all_layers(seed=0):
     """Run gradcheck on a small instance of every layer type and option that changes the math; returns rows
     (name, max per-entry error). Used by `lstmkit gradcheck`."""
-    from . import layers
+    from .. import layers
 
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((2, 4, 3))
