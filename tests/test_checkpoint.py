@@ -21,8 +21,8 @@ from safetensors.numpy import load as load_bytes
 from safetensors.numpy import save as save_bytes
 
 import lstmkit as lk
-from lstmkit import checkpoint as ckpt
-from lstmkit.io import checksums
+from lstmkit.formats import checkpoint as ckpt
+from lstmkit.formats.modelfile import checksums
 from lstmkit.cli import main
 from lstmkit.forecast import ForecastConfig, train_forecaster
 from lstmkit.layers import GRU, LSTM, Dense, Dropout
@@ -163,7 +163,7 @@ def test_checkpoint_every_and_the_file(tmp_path, monkeypatch):
     assert {f"optimizer/{k}/exp_avg" for k in m.parameters()} <= names
     assert {f"best/{k}" for k in m.parameters()} <= names
     assert set(meta) == {"format", "format_version", "checkpoint", "tensors_sha256", "checkpoint_sha256"}
-    digest = hashlib.sha256()                                # the checksum format of io.py, recomputed here
+    digest = hashlib.sha256()                                # the checksum format of modelfile.py, recomputed
     with safe_open(str(path), "np") as f:
         for name in sorted(names):
             arr = f.get_tensor(name)
@@ -486,7 +486,7 @@ def _checkpoint_position(folder):
 # has begun is no race: the handler has run, and the read ends when stdin closes.
 TRAIN_WITH_HOOKS = """
 import os, sys
-import lstmkit.checkpoint as ckpt
+import lstmkit.formats.checkpoint as ckpt
 from lstmkit.cli import main
 from lstmkit.training.losses import MSE
 

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
 
 import lstmkit as lk
-import lstmkit.io as lkio
-from lstmkit import checkpoint as ckpt
+import lstmkit.formats.modelfile as lkio
+from lstmkit.formats import checkpoint as ckpt
 from lstmkit.layers import (
     LSTM,
     Activation,
@@ -583,7 +583,7 @@ def test_checkpoint_keeps_best_weights_with_buffers(trained, tmp_path):
     history = SimpleNamespace(history={}, epoch=[], stopped_epoch=None)      # a History before its first epoch
     state = ckpt.TrainState(history=history, best_weights=copy.deepcopy(lkio.model_state(model)))
     ckpt.save_checkpoint(tmp_path, model, state, fit)
-    restored = ckpt.restore_checkpoint(tmp_path, model, fit)
+    restored = ckpt.restore_checkpoint(tmp_path, model, fit, lk.History)
     assert set(restored.best_weights) == set(lkio.model_state(model))
     path = tmp_path / ckpt.FILENAME
     tensors, meta = read_parts(path)
@@ -591,7 +591,7 @@ def test_checkpoint_keeps_best_weights_with_buffers(trained, tmp_path):
     meta.update(ckpt.checksums(tensors, {"checkpoint": meta["checkpoint"]}))
     save_file(tensors, str(path), metadata=meta)
     with pytest.raises(ValueError, match="missing.*running_var"):
-        ckpt.restore_checkpoint(tmp_path, model, fit)
+        ckpt.restore_checkpoint(tmp_path, model, fit, lk.History)
 
 
 # ---- bad input ----------------------------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def _spin():
 
 
 def test_fit_trains_on_the_chosen_count_and_restores_the_count_after(policy, monkeypatch, tmp_path):
-    from lstmkit.checkpoint import read_checkpoint
+    from lstmkit.formats.checkpoint import read_checkpoint
     if cpus.get_blas_threads() is None:
         pytest.skip("this BLAS has no thread control")
     readings(monkeypatch, (0.0, 0.0, 0.0), (0.1, 0.2, 0.1))     # another process held one of 2 CPUs
@@ -119,7 +119,7 @@ def test_fit_trains_on_the_chosen_count_and_restores_the_count_after(policy, mon
 
 
 def test_a_resumed_run_keeps_the_count_its_checkpoint_recorded(policy, monkeypatch, tmp_path):
-    from lstmkit.checkpoint import read_checkpoint
+    from lstmkit.formats.checkpoint import read_checkpoint
     if cpus.get_blas_threads() is None:
         pytest.skip("this BLAS has no thread control")
     x, y = np.zeros((4, 3, 2)), np.zeros((4, 1))

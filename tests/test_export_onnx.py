@@ -13,7 +13,7 @@ onnxruntime = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
 import lstmkit as lk  # noqa: E402
-from lstmkit import export  # noqa: E402
+from lstmkit.formats import export  # noqa: E402
 from lstmkit.cli import export as export_cli  # noqa: E402
 from lstmkit.layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN  # noqa: E402
 from lstmkit.layers.recurrent import Recurrent  # noqa: E402

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 from lstmkit import layers  # noqa: E402
-from lstmkit.interop import from_torch, to_torch  # noqa: E402
+from lstmkit.formats.interop import from_torch, to_torch  # noqa: E402
 from test_parity_torch import MAX_ERROR, as_tuple, check_close, check_param_grads, tensor  # noqa: E402
 
 MODULES = {
@@ -287,7 +287,7 @@ def test_keras_mask_zero_and_softmax_round_trip(padding):
     import warnings
 
     from lstmkit.data import pad_sequences
-    from lstmkit.interop import from_keras, to_keras
+    from lstmkit.formats.interop import from_keras, to_keras
 
     keras = import_keras()
     kl = keras.layers
@@ -314,7 +314,7 @@ def test_keras_mask_zero_and_softmax_round_trip(padding):
 @pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
 @pytest.mark.parametrize("activation", ["sigmoid", "softmax", "tanh", "relu", "linear", None])
 def test_keras_dense_activations_convert_both_ways(activation):
-    from lstmkit.interop import from_keras, to_keras
+    from lstmkit.formats.interop import from_keras, to_keras
 
     keras = import_keras()
     k = keras.layers.Dense(3, activation=activation)
@@ -329,7 +329,7 @@ def test_keras_dense_activations_convert_both_ways(activation):
 
 
 def test_keras_dense_other_activations_are_refused():
-    from lstmkit.interop import from_keras
+    from lstmkit.formats.interop import from_keras
 
     keras = import_keras()
     k = keras.layers.Dense(3, activation="gelu")

@@ -20,7 +20,7 @@ from safetensors.numpy import load as load_bytes
 from safetensors.numpy import load_file, save_file
 
 import lstmkit as lk
-import lstmkit.io as lkio
+import lstmkit.formats.modelfile as lkio
 from lstmkit.layers import (
     GRU,
     LSTM,
@@ -187,7 +187,7 @@ def test_file_is_valid_safetensors(valid_file):
 
 
 def test_header_holds_sha256_checksums(valid_file):
-    """The checksum format of the io.py docstring, recomputed here from the file's parts."""
+    """The checksum format of the formats/modelfile.py docstring, recomputed here from the file's parts."""
     tensors, meta = read_parts(valid_file[0])
     digest = hashlib.sha256()
     for name in sorted(tensors):

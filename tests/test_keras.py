@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 
 import lstmkit as lk  # noqa: E402
 from lstmkit import layers  # noqa: E402
-from lstmkit.interop import from_keras, to_keras  # noqa: E402
+from lstmkit.formats.interop import from_keras, to_keras  # noqa: E402
 from lstmkit.layers.reshape import RepeatVector  # noqa: E402
 
 kl = keras.layers

@@ -14,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from lstmkit.interop import from_torch  # noqa: E402
+from lstmkit.formats.interop import from_torch  # noqa: E402
 
 TOL = {"float32": 1e-5, "float64": 1e-10}
 TORCH_DTYPE = {"float32": torch.float32, "float64": torch.float64}

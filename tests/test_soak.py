@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import lstmkit as lk
-from lstmkit import checkpoint as ckpt
+from lstmkit.formats import checkpoint as ckpt
 
 pytestmark = pytest.mark.soak
 

@@ -4,8 +4,8 @@ from . import data, layers
 from .training import diagnostics, losses, metrics, optim, rtrl
 from .runtime.backend import get_backend, set_backend
 from .training.gradcheck import gradcheck
-from .io import load_model as load
 from .model import Sequential
+from .model import load_model as load
 from .seq2seq import Seq2Seq
 from .runtime.threads import get_num_threads, set_num_threads
 from .training import EarlyStopping, History
@@ -20,7 +20,8 @@ __all__ = ["Sequential", "Seq2Seq", "EarlyStopping", "History", "load", "gradche
 def __getattr__(name):
     """`lk.interop`, `lk.export` (where torch, keras and onnx get imported) and `lk.experiments` load on first
     use."""
-    if name in ("interop", "export", "experiments"):
+    lazy = {"interop": ".formats.interop", "export": ".formats.export", "experiments": ".experiments"}
+    if name in lazy:
         import importlib
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(lazy[name], __name__)
     raise AttributeError(f"module 'lstmkit' has no attribute {name!r}")

@@ -308,7 +308,7 @@ def load_ensemble(folder):
     import glob
     import os
 
-    from .io import load_model
+    from .model import load_model
     paths = sorted(glob.glob(os.path.join(os.fspath(folder), "model-*.lstmkit")),
                    key=lambda p: int(os.path.basename(p)[6:-8]))
     if not paths:

@@ -318,7 +318,7 @@ def write_config(folder, cfg):
     """Write the settings of a run to `<folder>/config.json` (atomically), for `--resume`."""
     import json
 
-    from .io import write_atomic
+    from .formats.modelfile import write_atomic
 
     os.makedirs(folder, exist_ok=True)
     write_atomic(os.path.join(folder, CONFIG_FILE), (json.dumps(asdict(cfg), indent=2) + "\n").encode())
@@ -330,7 +330,7 @@ def resume_config(folder, changes=None):
     run could not go on as the same run. Also a ValueError when the folder holds no run or no checkpoint."""
     import json
 
-    from .checkpoint import FILENAME
+    from .formats.checkpoint import FILENAME
 
     path = os.path.join(folder, CONFIG_FILE)
     if not os.path.isdir(folder):

@@ -328,7 +328,7 @@ def inspect_model(model, out, layer=None, depth=0, direction=0, max_units=48, **
     input that `model_input(model, **input_args)` builds; returns the summary text."""
     import os
 
-    from .io import load_model
+    from .model import load_model
 
     _check_max_units(max_units)
     source = None

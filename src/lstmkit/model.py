@@ -6,17 +6,19 @@ import os
 import numpy as np
 
 from .runtime import backend
-from . import checkpoint as ckpt
+from .formats import checkpoint as ckpt
 from .training import losses as losses_module
 from .training import metrics as metrics_module
 from .training import optim
 from .training import tbptt as tbptt_module
-from .layers import Layer
+from .formats.modelfile import assign_weights, model_state, read_model, save_model
+from .layers import Layer, get_class
 from .layers.dense import activation_forward
 from .layers.recurrent import Recurrent
 from .training.rtrl import OnlineLearner
 from .training import Callback, Checkpointer, EarlyStopping, Trainer
 from .runtime.validation import check_array, first_nonfinite
+from .seq2seq import Seq2Seq
 
 
 PROBABILITY_ACTIVATIONS = ("sigmoid", "softmax")    # a last layer ending in one of these outputs probabilities
@@ -293,7 +295,7 @@ class Sequential:
         batch, before the optimizer step could spoil the weights (unless the step itself overflowed).
 
         Checkpoints: with `checkpoint` = a folder, the whole training state (weights, optimizer state, every
-        random generator, the position, early stopping's record, the history; see lstmkit.checkpoint) is written
+        random generator, the position, early stopping's record, the history; see lstmkit.formats.checkpoint) is written
         atomically to `<folder>/checkpoint.safetensors` every `checkpoint_every` epochs and when training ends
         (a fit without `resume` starts afresh and replaces the checkpoint it finds there). Ctrl-C
         (KeyboardInterrupt) then writes one at the next batch boundary and is raised again. `resume=True`
@@ -485,8 +487,58 @@ class Sequential:
     def save(self, path, metadata=None):
         """Write weights (safetensors) and configuration (JSON) to one file; `metadata` is any JSON-safe dict
         kept beside them (the CLI stores its scaler and window there)."""
-        from .io import save_model
         save_model(self, path, metadata)
+
+    @classmethod
+    def from_config(cls, config, tensors, metadata=None, path="the model file"):
+        """Rebuild from a saved configuration (`get_config`) and weights, as `lk.load` does for a file holding a
+        Sequential; every way the configuration can be wrong is one ValueError naming `path`."""
+        try:
+            layer_specs = config["layers"]
+            input_shape = config["input_shape"]
+            seed = config.get("seed")
+        except (KeyError, TypeError, AttributeError) as err:
+            raise ValueError(f"{path} has a damaged lstmkit header ({type(err).__name__}: {err}).") from None
+        if not isinstance(layer_specs, list):
+            raise ValueError(f"{path} has a damaged lstmkit header: 'layers' must be a list of layer descriptions, "
+                             f"got {layer_specs!r}.")
+        layers = []
+        for i, spec in enumerate(layer_specs):
+            if not isinstance(spec, dict) or not isinstance(spec.get("class"), str) \
+                    or not isinstance(spec.get("config"), dict):
+                raise ValueError(f"{path} has a damaged lstmkit header: layer {i} must be an object with a 'class' "
+                                 f"name and a 'config' object, got {spec!r}.")
+            try:
+                layers.append(get_class(spec["class"])(**spec["config"]))
+            except (KeyError, TypeError, ValueError) as err:
+                raise ValueError(f"{path} describes a layer that cannot be rebuilt: layer {i} ({spec['class']}): "
+                                 f"{err}") from None
+        try:
+            model = cls(layers, seed=seed)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{path} has a damaged lstmkit header: {err}") from None
+        if input_shape is None:
+            raise ValueError(f"{path} holds no input shape; it was not written by save_model.")
+        if not isinstance(input_shape, list):
+            raise ValueError(f"{path} has a damaged lstmkit header: input_shape must be a list of sizes, got "
+                             f"{input_shape!r}.")
+        try:
+            model.build(tuple(input_shape))
+        except (ValueError, TypeError, IndexError, OverflowError) as err:
+            raise ValueError(f"{path} describes a model that cannot be built for input_shape {input_shape!r}: "
+                             f"{err}") from None
+        assign_weights(path, model_state(model), tensors)
+        model.metadata = metadata
+        return model
+
+
+def load_model(path):
+    """Read a model written by `save` (`lk.load`): the Sequential, or the Seq2Seq when the file holds one; its
+    `metadata` attribute holds the dict saved beside it. JSON and raw arrays only: loading never runs code."""
+    config, tensors, metadata = read_model(path)
+    if isinstance(config, dict) and config.get("model") == "Seq2Seq":
+        return Seq2Seq.from_config(config, tensors, metadata, path)
+    return Sequential.from_config(config, tensors, metadata, path)
 
 
 def _check_batch_size(batch_size):

@@ -36,6 +36,7 @@ import numpy as np
 
 from .training import optim
 from .runtime.backend import to_host
+from .formats.modelfile import assign_weights, read_model, save_model
 from .layers import Dense, Embedding
 from .layers.recurrent import Recurrent
 from .training.losses import SparseCategoricalCrossentropy
@@ -499,7 +500,6 @@ class Seq2Seq:
 
     def save(self, path, metadata=None):
         """Write weights (safetensors) and configuration (JSON) to one file, as Sequential.save does."""
-        from .io import save_model
         if not self.built:
             self.build()
         save_model(self, path, metadata)
@@ -507,11 +507,10 @@ class Seq2Seq:
     @classmethod
     def load(cls, path):
         """Read a model written by `save` (never runs code: JSON and raw arrays only); `lk.load` does the same."""
-        from .io import load_model
-        model = load_model(path)
-        if not isinstance(model, cls):
-            raise ValueError(f"{path} holds a {type(model).__name__}, not a Seq2Seq model; read it with lk.load.")
-        return model
+        config, tensors, metadata = read_model(path)
+        if not isinstance(config, dict) or config.get("model") != "Seq2Seq":
+            raise ValueError(f"{path} holds a Sequential, not a Seq2Seq model; read it with lk.load.")
+        return cls.from_config(config, tensors, metadata, path)
 
     @classmethod
     def from_config(cls, config, tensors, metadata=None, path="the model file"):
@@ -522,7 +521,6 @@ class Seq2Seq:
             model = cls(**{k: v for k, v in config.items() if k != "model"})
         except TypeError as err:
             raise ValueError(f"{path} describes a Seq2Seq that cannot be rebuilt ({err}).") from None
-        from .io import assign_weights
         assign_weights(path, model.parameters(), tensors)
         model.metadata = metadata or {}
         return model

@@ -240,7 +240,7 @@ def sample(model, vocab, prime="\n", length=400, temperature=0.8, rng=None):
 
 def load_textgen_model(path):
     """A model written by `lstmkit textgen train` and its Vocabulary."""
-    from .io import load_model
+    from .model import load_model
     model = load_model(path)
     meta = getattr(model, "metadata", {})
     if meta.get("task") != "textgen" or not isinstance(meta.get("vocab"), str):

@@ -1,4 +1,4 @@
-"""`lstmkit export`: write a model file (`.lstmkit`) in another format; ONNX for now (see lstmkit/export.py)."""
+"""`lstmkit export`: write a model file (`.lstmkit`) in another format; ONNX for now (see lstmkit/formats/export.py)."""
 
 import os
 
@@ -8,7 +8,8 @@ FORMATS = ("onnx",)
 def cmd_export(args):
     import numpy as np
 
-    from .. import export, load
+    from ..formats import export
+    from .. import load
 
     model = load(args.model)
     out = args.out or os.path.splitext(args.model)[0] + "." + args.format
@@ -41,7 +42,7 @@ def cmd_export(args):
 
 
 def register(sub):
-    from ..export import OPSET
+    from ..formats.export import OPSET
 
     parser = sub.add_parser("export", help="write a trained model as ONNX (runs in ONNX Runtime without lstmkit)",
                             description="Export a model file to ONNX with ONNX's own LSTM, GRU and RNN operators. "

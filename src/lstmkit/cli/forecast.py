@@ -17,7 +17,7 @@ from .common import add_config_options, print_table
 def cmd_train(args):
     if args.task == "classify":
         return _train_classifier(args)
-    from ..checkpoint import read_progress
+    from ..formats.checkpoint import read_progress
     from ..forecast import resume_config, train_forecaster, write_run
 
     given = {f.name: getattr(args, f.name) for f in fields(ForecastConfig) if hasattr(args, f.name)}
@@ -64,7 +64,7 @@ def cmd_predict(args):
     from ..data import load_csv, load_dataset
     from ..data.dates import future_dates
     from ..forecast import Transform, forecast
-    from ..io import write_atomic
+    from ..formats.modelfile import write_atomic
 
     model = load(args.model)
     meta = getattr(model, "metadata", {})

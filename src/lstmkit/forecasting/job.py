@@ -136,7 +136,7 @@ def forecasts_csv(result):
 
 def write_run(result, out):
     """Write the run folder of the module docstring; returns the paths written."""
-    from ..io import write_atomic
+    from ..formats.modelfile import write_atomic
     from .plots import plot_examples, plot_horizons
 
     os.makedirs(out, exist_ok=True)

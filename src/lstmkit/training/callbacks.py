@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..runtime.backend import device_of, to_device
-from ..io import model_state
+from ..formats.modelfile import model_state
 
 HIGHER_IS_BETTER = ("acc", "exact_match")     # monitored names containing one of these are maximised (mode="auto")
 
@@ -188,7 +188,7 @@ class CSVLogger(Callback):
         self.path = path
 
     def on_epoch_end(self, trainer, epoch, logs):
-        from ..io import write_atomic
+        from ..formats.modelfile import write_atomic
 
         rows = dict(trainer.state.history.history)
         epochs = trainer.state.history.epoch + [epoch]

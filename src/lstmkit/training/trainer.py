@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from .. import checkpoint as ckpt
+from ..formats import checkpoint as ckpt
 from ..runtime import cpus
 from .progress import EpochProgress
 from .callbacks import History, Monitor
@@ -131,7 +131,7 @@ class Checkpointer:
         return path
 
     def restore(self, model):
-        state = ckpt.restore_checkpoint(self.folder, model, self.fit)
+        state = ckpt.restore_checkpoint(self.folder, model, self.fit, History)
         ckpt.remove_leftovers(self.folder)
         self.last = (os.path.join(self.folder, ckpt.FILENAME), state.epoch, state.batch)
         return state

@@ -37,9 +37,9 @@ import os
 
 import numpy as np
 
-from .runtime.backend import to_host
-from .layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
-from .layers.recurrent import Recurrent
+from ..runtime.backend import to_host
+from ..layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
+from ..layers.recurrent import Recurrent
 
 OPSET = 14                         # the lowest opset with every operator and attribute used here
 EXPORTABLE = "Embedding (first layer only), Dense, Dropout, SimpleRNN, LSTM, GRU"
@@ -84,7 +84,7 @@ def onnx(model, path, opset=OPSET, sequence_lens=False):
     and the metadata saved in its file (the CLI's scaler and window), are kept in the ONNX metadata_props
     "lstmkit.config" and "lstmkit.metadata" (JSON). See the module docstring for what cannot be exported.
     """
-    from .io import write_atomic
+    from .modelfile import write_atomic
 
     proto = to_onnx(model, opset=opset, sequence_lens=sequence_lens)
     write_atomic(path, proto.SerializeToString(), suffix=".onnx")
@@ -93,8 +93,8 @@ def onnx(model, path, opset=OPSET, sequence_lens=False):
 
 def to_onnx(model, opset=OPSET, sequence_lens=False):
     """The onnx.ModelProto of `model`, checked with onnx.checker (full check, shape inference included)."""
-    from . import __version__
-    from .model import Sequential
+    from .. import __version__
+    from ..model import Sequential
 
     onnx_pkg = _import_onnx()
     helper = onnx_pkg.helper

@@ -21,7 +21,7 @@ import tempfile
 
 import numpy as np
 
-from .runtime.backend import device_of, to_device, to_host
+from ..runtime.backend import device_of, to_device, to_host
 
 FORMAT = "lstmkit"
 FORMAT_VERSION = 1
@@ -142,12 +142,10 @@ def read_safetensors(path, what="model file"):
     return tensors, header.get("__metadata__") or {}
 
 
-def load_model(path):
-    """Read a model written by `save_model`; returns the Sequential (its `metadata` attribute holds the dict
-    saved beside it)."""
-    from .layers import get_class
-    from .model import Sequential
-
+def read_model(path):
+    """The (config, tensors, metadata) of a model file written by `save_model`, its header and checksums checked;
+    the model classes rebuild themselves from these (`Sequential.from_config`, `Seq2Seq.from_config`, and
+    `lk.load`, which picks the class)."""
     path = os.fspath(path)
     tensors, meta = read_safetensors(path)
     if meta.get("format") != FORMAT:
@@ -165,47 +163,7 @@ def load_model(path):
         metadata = json.loads(meta.get("metadata", "{}"))
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{path} has a damaged lstmkit header ({type(err).__name__}: {err}).") from None
-    if isinstance(config, dict) and config.get("model") == "Seq2Seq":
-        from .seq2seq import Seq2Seq
-        return Seq2Seq.from_config(config, tensors, metadata, path)
-    try:
-        layer_specs = config["layers"]
-        input_shape = config["input_shape"]
-        seed = config.get("seed")
-    except (KeyError, TypeError) as err:
-        raise ValueError(f"{path} has a damaged lstmkit header ({type(err).__name__}: {err}).") from None
-    if not isinstance(layer_specs, list):
-        raise ValueError(f"{path} has a damaged lstmkit header: 'layers' must be a list of layer descriptions, "
-                         f"got {layer_specs!r}.")
-    layers = []
-    for i, spec in enumerate(layer_specs):
-        if not isinstance(spec, dict) or not isinstance(spec.get("class"), str) \
-                or not isinstance(spec.get("config"), dict):
-            raise ValueError(f"{path} has a damaged lstmkit header: layer {i} must be an object with a 'class' "
-                             f"name and a 'config' object, got {spec!r}.")
-        try:
-            cls = get_class(spec["class"])
-            layers.append(cls(**spec["config"]))
-        except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"{path} describes a layer that cannot be rebuilt: layer {i} ({spec['class']}): "
-                             f"{err}") from None
-    try:
-        model = Sequential(layers, seed=seed)
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"{path} has a damaged lstmkit header: {err}") from None
-    if input_shape is None:
-        raise ValueError(f"{path} holds no input shape; it was not written by save_model.")
-    if not isinstance(input_shape, list):
-        raise ValueError(f"{path} has a damaged lstmkit header: input_shape must be a list of sizes, got "
-                         f"{input_shape!r}.")
-    try:
-        model.build(tuple(input_shape))
-    except (ValueError, TypeError, IndexError, OverflowError) as err:
-        raise ValueError(f"{path} describes a model that cannot be built for input_shape {input_shape!r}: "
-                         f"{err}") from None
-    assign_weights(path, model_state(model), tensors)
-    model.metadata = metadata
-    return model
+    return config, tensors, metadata
 
 
 def assign_weights(path, expected, tensors):

@@ -25,9 +25,9 @@ torch and keras are imported inside the functions, so both stay optional depende
 
 import numpy as np
 
-from .runtime.backend import to_host
-from .layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
-from .layers.dense import ACTIVATIONS
+from ..runtime.backend import to_host
+from ..layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
+from ..layers.dense import ACTIVATIONS
 
 SUPPORTED_TORCH = "nn.Linear, nn.RNN, nn.LSTM, nn.GRU, nn.Embedding"
 SUPPORTED_LSTMKIT = "Dense, SimpleRNN, LSTM, GRU, Embedding"
@@ -408,7 +408,7 @@ def to_keras(layer):
     stateful (set it on the Keras layer yourself). Refused (ValueError): num_layers > 1 (a Keras recurrent layer
     has one layer: build the lstmkit model from num_layers=1 layers), variants such as LSTM(peephole=True).
     """
-    from .model import Sequential
+    from ..model import Sequential
 
     keras = _import_keras()
     kl = keras.layers
@@ -459,7 +459,7 @@ def to_keras(layer):
 
 
 def _from_keras_sequential(keras, model):
-    from .model import Sequential
+    from ..model import Sequential
 
     if not model.built or not model.layers:
         raise ValueError("the keras.Sequential is not built or has no layers; give it a keras.Input(shape) "

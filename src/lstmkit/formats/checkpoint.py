@@ -2,16 +2,17 @@
 a run stopped, written atomically, read without running code (JSON and raw arrays only, never pickle).
 
 A checkpoint `<folder>/checkpoint.safetensors` holds
-- tensors `model/<layer>.<param>` (the weights) and `model/<layer>.<buffer>` (the layers' buffers, e.g. BatchNorm's
-  running statistics; io.model_state), `optimizer/<layer>.<param>/<slot>` (the optimizer's state arrays, e.g. Adam's
-  `exp_avg`), `best/<layer>.<param>` (early stopping's best weights, when kept; with the buffers where the fit keeps
-  those too) and `order` (the sample order of the epoch in progress, when it has been drawn);
+- tensors `model/<layer>.<param>` (the weights) and `model/<layer>.<buffer>` (the layers' buffers, e.g.
+  BatchNorm's running statistics; modelfile.model_state), `optimizer/<layer>.<param>/<slot>` (the optimizer's
+  state arrays, e.g. Adam's `exp_avg`), `best/<layer>.<param>` (early stopping's best weights, when kept; with
+  the buffers where the fit keeps those too) and `order` (the sample order of the epoch in progress, when it has
+  been drawn);
 - in the JSON metadata: the model configuration, the optimizer's class, configuration and step count, the state
   of every random generator (each layer's `rng`, which draws dropout masks, and the model's shuffling generator),
   the position (epoch, next batch, running loss sum), the early-stopping record, the history, and a fingerprint of
   the fit (samples, batch size, shuffling, a SHA-256 of the data) that a resume must match;
 - the SHA-256 checksums `tensors_sha256` (of all the tensors) and `checkpoint_sha256` (of the JSON record), as
-  io.py describes for model files: a damaged byte is refused, never resumed from. A checkpoint without them
+  modelfile.py describes for model files: a damaged byte is refused, never resumed from. A checkpoint without them
   (written before lstmkit kept them) still resumes; one that holds them must match.
 
 Resuming restores all of it, so with the same data a resumed run replays the very batches, dropout masks and
@@ -30,8 +31,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .runtime.backend import device_of, to_device
-from .io import checksums, host_array, model_state, read_safetensors, verify_checksums, write_atomic
+from ..runtime.backend import device_of, to_device
+from .modelfile import checksums, host_array, model_state, read_safetensors, verify_checksums, write_atomic
 
 FILENAME = "checkpoint.safetensors"
 FORMAT = "lstmkit-checkpoint"
@@ -213,12 +214,11 @@ def read_progress(path):
                     f.get(body["history"], "stopped_epoch", (int, type(None)), "history"))
 
 
-def restore_checkpoint(path, model, fit):
+def restore_checkpoint(path, model, fit, history_class):
     """Load the checkpoint at `path` into `model` (compiled and built like the one that wrote it) and return the
-    TrainState to go on from. `fit` is this run's `fingerprint`; it must match the saved one. Nothing is changed
-    unless the whole checkpoint checks out."""
-    from .training import History
-
+    TrainState to go on from. `fit` is this run's `fingerprint`; it must match the saved one. `history_class`
+    (training's History) rebuilds the history: `history_class(history=..., epoch=..., stopped_epoch=...)`. Nothing
+    is changed unless the whole checkpoint checks out."""
     tensors, body, path = read_checkpoint(path)
     f = _Fields(path)
     _expect_same(path, "model", _plain(model.get_config()), body["model"],
@@ -279,7 +279,7 @@ def restore_checkpoint(path, model, fit):
         f.fail("the history lists do not have one number per epoch")
     if len(epochs) != state.epoch or (stopped is not None and stopped != state.epoch - 1):
         f.fail(f"the history holds {len(epochs)} epochs, but the position is epoch {state.epoch}")
-    state.history = History(history=logs, epoch=epochs, stopped_epoch=stopped)
+    state.history = history_class(history=logs, epoch=epochs, stopped_epoch=stopped)
     generators = _generators(f, body["rng"], model)
     known = ({f"model/{key}" for key in live} | {"order"}
              | {f"optimizer/{key}/{name}" for key, names in slots.items() for name in names}
