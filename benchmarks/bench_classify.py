@@ -4,13 +4,13 @@ archive's own train/test splits (issue 15).
     python benchmarks/bench_classify.py [--sets ArrowHead ItalyPowerDemand ...] [--seeds 5] [--model lstm-fcn]
                                         [--config key=value ...] [--baselines-only] [--out FILE]
 
-Per set (lstmkit.classification.archive.load_archive: the .ts files bundled in aeon's wheel, read by lstmkit's
+Per set (lstmkit.apps.classification.archive.load_archive: the .ts files bundled in aeon's wheel, read by lstmkit's
 own reader, series as the files hold them):
   - lstmkit: `train_classifier(ClassifyConfig(seed=s, **overrides), verbose=False, data=(train, test))` for the
     seeds 0 .. --seeds - 1, every other setting at the job's default (the overrides are --model and --config,
     applied to any field of ClassifyConfig); its accuracy is the run's `test_accuracy`, its time the run's
     `train_seconds`, both as mean and sample standard deviation over the seeds.
-  - 1-NN Euclidean and 1-NN DTW (full window, dependent multivariate), lstmkit.classification.neighbours, each
+  - 1-NN Euclidean and 1-NN DTW (full window, dependent multivariate), lstmkit.apps.classification.neighbours, each
     timed (the kernels are compiled before the clock starts).
   - the published 1-NN ED and 1-NN DTW (w=100) accuracies of the UCR archive where it has them
     (archive.ARCHIVE_SETS, from the archive's DataSummary.csv; Dau et al. 2019).
@@ -29,9 +29,9 @@ import time
 import numpy as np
 from scipy.stats import rankdata
 
-from lstmkit import classify
-from lstmkit.classification.archive import ARCHIVE_SETS, load_archive
-from lstmkit.classification.neighbours import nearest_neighbour_predict
+from lstmkit.apps import classify
+from lstmkit.apps.classification.archive import ARCHIVE_SETS, load_archive
+from lstmkit.apps.classification.neighbours import nearest_neighbour_predict
 
 METHODS = (("euclidean", "1-NN ED"), ("dtw", "1-NN DTW"))
 

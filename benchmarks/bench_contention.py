@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from lstmkit import bench
+from lstmkit.apps import bench
 from lstmkit.runtime import cpus
 
 

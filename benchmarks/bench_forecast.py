@@ -4,7 +4,7 @@ same process, on the same series and the same test points (issue 14).
     python benchmarks/bench_forecast.py [--datasets m3-monthly m3-quarterly m3-yearly] [--workers 2]
                                         [--max-steps 1000] [--seed 1] [--out FILE]
 
-Per collection (the competition's own split and horizon H, from lstmkit.forecasting.panel.load_collection):
+Per collection (the competition's own split and horizon H, from lstmkit.apps.forecasting.panel.load_collection):
   - lstmkit: `run_forecast(PanelConfig(dataset, workers), ModelConfig())`, the defaults of `lstmkit forecast`
     (an ensemble of 5 seeds, one per worker process); its time is the job's `model_seconds` (training + forecast).
   - NeuralForecast: one `LSTM` trained as a global model over all the series (`NeuralForecast.fit` on the long
@@ -13,7 +13,7 @@ Per collection (the competition's own split and horizon H, from lstmkit.forecast
     setting at its default; its time is fit + predict. Only Lightning's progress bar, logger and model summary
     are off (display only).
   - seasonal naive, the reference both must beat (computed by the lstmkit job).
-All are scored with lstmkit.forecasting.scores.smape / mase on the test parts. NeuralForecast is a benchmark-only
+All are scored with lstmkit.apps.forecasting.scores.smape / mase on the test parts. NeuralForecast is a benchmark-only
 extra: without it the script says what to install and still runs lstmkit's part.
 """
 
@@ -29,10 +29,10 @@ import warnings
 
 import numpy as np
 
-from lstmkit.forecasting.job import PanelConfig, run_forecast
-from lstmkit.forecasting.model import ModelConfig
-from lstmkit.forecasting.panel import load_collection
-from lstmkit.forecasting.scores import mase, smape
+from lstmkit.apps.forecasting.job import PanelConfig, run_forecast
+from lstmkit.apps.forecasting.model import ModelConfig
+from lstmkit.apps.forecasting.panel import load_collection
+from lstmkit.apps.forecasting.scores import mase, smape
 
 DATASETS = ("m3-monthly", "m3-quarterly", "m3-yearly")
 NF_INPUT_SIZES = {"monthly": 36}           # the issue's reference run; else 2 x horizon
@@ -147,7 +147,7 @@ def settings(args, with_nf):
         f"{args.max_steps}, random_seed={args.seed}, accelerator='cpu')`, one global model, other settings default "
         f"(MAE loss, robust scaler, 2-layer encoder of 128, lr 1e-3, batch 32 series x 128 windows); "
         f"torch threads {torch_threads}; seconds = fit + predict",
-        "- scores: lstmkit.forecasting.scores.smape / mase on the competition's test parts (the same points for "
+        "- scores: lstmkit.apps.forecasting.scores.smape / mase on the competition's test parts (the same points for "
         "every row)",
     ]
 

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from lstmkit.runtime import backend
-from lstmkit.bench import SHAPES
+from lstmkit.apps.bench import SHAPES
 from lstmkit.layers import GRU, LSTM
 
 COLUMNS = ("cell", "B x T x I x H", "lstmkit fwd ms", "torch fwd ms", "fwd ratio", "lstmkit train ms",

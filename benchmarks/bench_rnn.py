@@ -15,7 +15,7 @@ import platform
 import subprocess
 import sys
 
-from lstmkit import bench
+from lstmkit.apps import bench
 from lstmkit.training.progress import render_table
 
 

@@ -9,7 +9,7 @@ masked <= 1.1 x lstmkit padded.
 
 import argparse
 
-from lstmkit import bench
+from lstmkit.apps import bench
 from lstmkit.training.progress import render_table
 
 

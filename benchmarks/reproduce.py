@@ -25,7 +25,7 @@ from lstmkit.training.progress import render_table
 
 
 def forecast():
-    from lstmkit.forecast import ForecastConfig, train_forecaster
+    from lstmkit.apps.forecast import ForecastConfig, train_forecaster
     rows = []
     for cell in ("lstm", "gru", "rnn"):
         m = train_forecaster(ForecastConfig(cell=cell), verbose=False).metrics
@@ -38,7 +38,7 @@ def forecast():
 
 
 def classify(seeds=range(5)):
-    from lstmkit.classify import ClassifyConfig, train_classifier
+    from lstmkit.apps.classify import ClassifyConfig, train_classifier
     runs = [train_classifier(ClassifyConfig(seed=seed), verbose=False).metrics for seed in seeds]
     accuracy = [m["test_accuracy"] for m in runs]
     m = runs[0]
@@ -50,7 +50,7 @@ def classify(seeds=range(5)):
 
 
 def textgen():
-    from lstmkit.textgen import TextgenConfig, train_textgen
+    from lstmkit.apps.textgen import TextgenConfig, train_textgen
     cfg = TextgenConfig()
     m = train_textgen(cfg, verbose=True, sample_length=1).metrics
     render_table("Shakespeare, validation bits per character", ("model", "bits per character"), [
@@ -78,7 +78,7 @@ def adding():
 
 
 def gradient_norms(length=100):
-    from lstmkit.experiments.runner import untrained_gradient_norms
+    from lstmkit.apps.experiments.runner import untrained_gradient_norms
     norms = untrained_gradient_norms("adding", ("rnn", "lstm", "gru"), length)
     render_table(f"||dL/dh_t|| before training, adding problem, T = {length}",
                  ("cell", "||dL/dh_T||", "||dL/dh_1||", "orders of magnitude lost"),

@@ -24,7 +24,7 @@ import lstmkit as lk
 from lstmkit.formats import checkpoint as ckpt
 from lstmkit.formats.modelfile import checksums
 from lstmkit.cli import main
-from lstmkit.forecast import ForecastConfig, train_forecaster
+from lstmkit.apps.forecast import ForecastConfig, train_forecaster
 from lstmkit.layers import GRU, LSTM, Dense, Dropout
 from lstmkit.runtime import cpus
 

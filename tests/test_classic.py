@@ -1,4 +1,4 @@
-"""Classic units (lstmkit.classic): the perceptron rule on AND / OR / XOR, the delta rule, backprop on XOR with its
+"""Classic units (lstmkit.apps.classic): the perceptron rule on AND / OR / XOR, the delta rule, backprop on XOR with its
 gradient against finite differences, and the `lstmkit classic` command."""
 
 import argparse
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lstmkit import cli
-from lstmkit.classic import BOOLEAN_INPUTS, GATES, MLP, ClassicConfig, Perceptron, SigmoidUnit, run_classic
+from lstmkit.apps.classic import BOOLEAN_INPUTS, GATES, MLP, ClassicConfig, Perceptron, SigmoidUnit, run_classic
 from lstmkit.cli import classic as classic_cli
 
 X = BOOLEAN_INPUTS

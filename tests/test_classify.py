@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import lstmkit.cli as cli
-from lstmkit.classification.neighbours import nearest_neighbour_predict as nearest_neighbour
-from lstmkit.classify import (ClassifyConfig, build_model, check_classes, fit_batch_size, folds, load_ensemble,
-                              predict_proba, shorten, stratified_split, train_classifier)
+from lstmkit.apps.classification.neighbours import nearest_neighbour_predict as nearest_neighbour
+from lstmkit.apps.classify import (ClassifyConfig, build_model, check_classes, fit_batch_size, folds, load_ensemble,
+                                   predict_proba, shorten, stratified_split, train_classifier)
 from lstmkit.data.ts import TSData, load_ts_dataset, parse_ts, read_ts
 
 PNG = b"\x89PNG\r\n\x1a\n"

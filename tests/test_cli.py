@@ -10,7 +10,7 @@ import pytest
 
 import lstmkit as lk
 from lstmkit.cli import main
-from lstmkit.forecast import ForecastConfig, train_forecaster
+from lstmkit.apps.forecast import ForecastConfig, train_forecaster
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_train_defaults_beat_both_baselines(default_run):
 
 def test_saved_model_reproduces_the_test_forecast(default_run):
     """The model file alone (weights + stored transform) reproduces the run's forecast of the first test value."""
-    from lstmkit.forecast import Transform, forecast
+    from lstmkit.apps.forecast import Transform, forecast
     model = lk.load(default_run / "model.lstmkit")
     meta = model.metadata
     series = lk.data.load_dataset("airline-passengers")
@@ -201,7 +201,7 @@ def test_bench_times_both_libraries(capsys):
 
 
 def test_bench_reports_each_case_as_it_starts():
-    from lstmkit import bench
+    from lstmkit.apps import bench
     started = []
     rows, machine = bench.run([(2, 3, 4, 5), (1, 2, 3, 4)], cells=("gru",), repeats=1, warmup=0, settle=0.0,
                               on_case=started.append)
@@ -219,6 +219,6 @@ def test_bench_refuses_bad_options(capsys, args, fragment):
 
 
 def test_step_cost_refuses_an_unknown_cell():
-    from lstmkit import bench                                  # its timings are benchmarks, not tests
+    from lstmkit.apps import bench                                  # its timings are benchmarks, not tests
     with pytest.raises(ValueError, match="unknown cell 'tcn'"):
         bench.step_cost("tcn")

@@ -525,7 +525,7 @@ def test_stateful_layer_moves_with_its_states(cuda):
 def test_library_jobs_after_set_backend_cupy(cuda):
     """With "cuda" the default: a layer from PyTorch lands on the GPU, and the state-gradient diagnostics and
     greedy text generation give the CPU's numbers."""
-    from lstmkit import textgen
+    from lstmkit.apps import textgen
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     module = torch.nn.GRU(I, H, batch_first=True).double()

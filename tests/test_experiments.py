@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from lstmkit.cli import experiment as experiment_cli
-from lstmkit.experiments import RunConfig, run_grid, run_one, summarize, tasks
-from lstmkit.experiments.tasks import ORDER_SYMBOLS, REBER_SYMBOLS
+from lstmkit.apps.experiments import RunConfig, run_grid, run_one, summarize, tasks
+from lstmkit.apps.experiments.tasks import ORDER_SYMBOLS, REBER_SYMBOLS
 
 TINY = RunConfig(hidden=8, batch_size=8, max_steps=20, eval_every=10, test_size=32)
 

@@ -9,7 +9,7 @@ import pytest
 
 import lstmkit as lk
 from lstmkit.cli import main
-from lstmkit.forecast import ForecastConfig, resolve_config, season_from_acf
+from lstmkit.apps.forecast import ForecastConfig, resolve_config, season_from_acf
 
 FAST = ["--epochs", "2", "--hidden", "4", "--quiet"]
 

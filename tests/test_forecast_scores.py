@@ -5,9 +5,9 @@ import sys
 import numpy as np
 import pytest
 
-from lstmkit.forecasting.baselines import PUBLISHED, naive, seasonal_naive, statsforecast_methods
-from lstmkit.forecasting.scores import (coverage, mase, msis, score_table, seasonal_scale, smape, smape_by_step,
-                                        zero_scale)
+from lstmkit.apps.forecasting.baselines import PUBLISHED, naive, seasonal_naive, statsforecast_methods
+from lstmkit.apps.forecasting.scores import (coverage, mase, msis, score_table, seasonal_scale, smape, smape_by_step,
+                                             zero_scale)
 
 # Two series of different lengths; series 2 starts with a 0/0 term.
 TRUTHS = [np.array([1.0, 2.0]), np.array([0.0, 4.0, 3.0])]

@@ -1,4 +1,4 @@
-"""The global forecaster (lstmkit.forecasting.model / job, `lstmkit forecast`): the series transforms invert, the
+"""The global forecaster (lstmkit.apps.forecasting.model / job, `lstmkit forecast`): the series transforms invert, the
 windows are what the docstring says, one model learns a seasonal pattern shared by series of different lengths
 and scales, every series gets a forecast, and the run folder holds what the issue asks for."""
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from lstmkit.cli import main
-from lstmkit.forecasting import model as gm
-from lstmkit.forecasting.job import PanelConfig, forecasts_csv, run_forecast, write_run
-from lstmkit.forecasting.panel import Panel
+from lstmkit.apps.forecasting import model as gm
+from lstmkit.apps.forecasting.job import PanelConfig, forecasts_csv, run_forecast, write_run
+from lstmkit.apps.forecasting.panel import Panel
 
 FAST = gm.ModelConfig(hidden=16, epochs=30, batch_size=64, lr=1e-2, ensemble=1)
 
@@ -68,8 +68,8 @@ def test_windows_are_level_normalised_and_short_series_padded():
 
 
 def test_one_model_learns_a_seasonal_pattern_shared_by_different_series():
-    from lstmkit.forecasting.baselines import naive
-    from lstmkit.forecasting.scores import smape
+    from lstmkit.apps.forecasting.baselines import naive
+    from lstmkit.apps.forecasting.scores import smape
     panel = seasonal_panel()
     cfg = gm.ModelConfig(hidden=16, epochs=30, batch_size=64, lr=1e-2, ensemble=1, deseasonalise=False)
     q, scales, _ = gm.forecast_panel(panel.histories, 12, panel.horizon, "monthly", cfg)

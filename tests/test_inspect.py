@@ -9,7 +9,7 @@ import pytest
 import lstmkit as lk
 import lstmkit.cli as cli
 from lstmkit.data.ts import load_ts_dataset
-from lstmkit.inspect import GateTrace, memory_times, summary_text, trace_lstm, unit_table
+from lstmkit.apps.inspection import GateTrace, memory_times, summary_text, trace_lstm, unit_table
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -1,15 +1,14 @@
-"""The 1-NN baselines (lstmkit.classification.neighbours): DTW against a plain double loop written here (and aeon's
+"""The 1-NN baselines (lstmkit.apps.classification.neighbours): DTW against a plain double loop written here (and aeon's
 dtw_distance when aeon is installed), its properties, a warped toy problem, ties, variable lengths and bad input;
-and the archive loader (lstmkit.classification.archive), whose missing-aeon message is checked everywhere."""
+and the archive loader (lstmkit.apps.classification.archive), whose missing-aeon message is checked everywhere."""
 
 import sys
 
 import numpy as np
 import pytest
 
-from lstmkit.classification import archive
-from lstmkit.classification.neighbours import (dtw_distance, nearest_neighbour_predict, nearest_neighbours,
-                                               resample)
+from lstmkit.apps.classification import archive
+from lstmkit.apps.classification.neighbours import dtw_distance, nearest_neighbour_predict, nearest_neighbours, resample
 from lstmkit.data.ts import load_ts_dataset
 
 

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from lstmkit.forecasting.panel import COLLECTIONS, Panel, load_collection, read_long_csv
+from lstmkit.apps.forecasting.panel import COLLECTIONS, Panel, load_collection, read_long_csv
 
 CLEAN_B = "B,2020-01,10\nB,2020-02,20\nB,2020-03,30\nB,2020-04,40\n"     # an unaffected neighbour
 

@@ -10,8 +10,8 @@ import pytest
 import lstmkit as lk
 import lstmkit.cli as cli
 from lstmkit.runtime.ops import log_softmax
-from lstmkit.textgen import (TextgenConfig, Vocabulary, bits_per_char, build_model, load_text, sample, sequences,
-                             split_text, unigram_bits)
+from lstmkit.apps.textgen import (TextgenConfig, Vocabulary, bits_per_char, build_model, load_text, sample, sequences,
+                                  split_text, unigram_bits)
 
 TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
         "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 12

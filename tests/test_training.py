@@ -168,7 +168,7 @@ def test_every_fit_runs_through_the_trainer(monkeypatch, tmp_path):
     lk.rtrl.fit_online(online, x[:4], np.zeros((4, 6, 1)), epochs=1, batch_size=2)
     s2s = lk.Seq2Seq(LSTM(3), LSTM(3), src_vocab_size=6, embedding_dim=2, seed=0).compile()
     s2s.fit(np.array([[3, 4], [4, 5]]), np.array([[3, 2], [4, 2]]), epochs=1, batch_size=2, verbose=0)
-    from lstmkit.classify import ClassifyConfig, train_classifier
+    from lstmkit.apps.classify import ClassifyConfig, train_classifier
     train_classifier(ClassifyConfig(hidden=3, filters=2, epochs=1, ensemble=2), verbose=False, workers=0)
     assert calls == ["Sequential", "Sequential", "Seq2Seq", "Sequential", "Sequential"]
 

@@ -8,7 +8,7 @@ import pytest
 import lstmkit as lk
 from lstmkit import data
 from lstmkit.training import losses
-from lstmkit.forecast import ForecastConfig
+from lstmkit.apps.forecast import ForecastConfig
 from lstmkit.layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
 
 X = np.random.default_rng(0).standard_normal((10, 5, 3))

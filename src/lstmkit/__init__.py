@@ -20,7 +20,7 @@ __all__ = ["Sequential", "Seq2Seq", "EarlyStopping", "History", "load", "gradche
 def __getattr__(name):
     """`lk.interop`, `lk.export` (where torch, keras and onnx get imported) and `lk.experiments` load on first
     use."""
-    lazy = {"interop": ".formats.interop", "export": ".formats.export", "experiments": ".experiments"}
+    lazy = {"interop": ".formats.interop", "export": ".formats.export", "experiments": ".apps.experiments"}
     if name in lazy:
         import importlib
         return importlib.import_module(lazy[name], __name__)

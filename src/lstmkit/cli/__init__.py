@@ -14,12 +14,12 @@ from . import (
     export,
     forecast,
     forecast_global,
-    inspect,
+    inspection,
     textgen,
     tools,
 )
 
-COMMAND_MODULES = (forecast, forecast_global, classify, textgen, inspect, experiment, classic, export, tools, bench)
+COMMAND_MODULES = (forecast, forecast_global, classify, textgen, inspection, experiment, classic, export, tools, bench)
 
 
 def build_parser():

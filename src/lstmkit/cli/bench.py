@@ -1,11 +1,11 @@
-"""`lstmkit bench`: lstmkit's recurrent layers against PyTorch's, side by side (see lstmkit/bench.py)."""
+"""`lstmkit bench`: lstmkit's recurrent layers against PyTorch's, side by side (see lstmkit/apps/bench.py)."""
 
 from ..training.progress import CaseProgress
 from .common import print_table
 
 
 def cmd_bench(args):
-    from .. import bench
+    from ..apps import bench
     shapes = bench.SHAPES if not args.shape else [tuple(int(v) for v in s.split("x")) for s in args.shape]
     for shape in shapes:
         if len(shape) != 4 or min(shape) < 1:

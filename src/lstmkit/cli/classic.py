@@ -5,7 +5,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from ..classic import BOOLEAN_INPUTS, GATES, ClassicConfig
+from ..apps.classic import BOOLEAN_INPUTS, GATES, ClassicConfig
 from .common import print_table
 
 
@@ -16,7 +16,7 @@ def _outcome(unit, right):
 
 
 def cmd_classic(args):
-    from ..classic import run_classic
+    from ..apps.classic import run_classic
 
     config = ClassicConfig(**{f.name: getattr(args, f.name) for f in fields(ClassicConfig)})
     net = f"2-{config.hidden}-1 net"

@@ -8,7 +8,7 @@ from .common import add_config_options, config_from_args, print_table
 
 
 def cmd_classify(args):
-    from ..classify import ClassifyConfig, train_classifier, write_run
+    from ..apps.classify import ClassifyConfig, train_classifier, write_run
 
     cfg = config_from_args(args, ClassifyConfig)
     out = args.out or os.path.join("runs", "classify-" + time.strftime("%Y%m%d-%H%M%S"))
@@ -20,7 +20,7 @@ def cmd_classify(args):
 def print_classify_report(run, out):
     """The accuracy table and the run folder line (shared with `lstmkit train --task classify`)."""
     m = run.metrics
-    from ..classify import name
+    from ..apps.classify import name
     rows = [(f"lstmkit {name(run.config)}", f"{m['test_accuracy']:.3f}"),
             (m["baseline"], f"{m['baseline_accuracy']:.3f}"),
             (m["dtw"], f"{m['dtw_accuracy']:.3f}"),
@@ -34,7 +34,7 @@ def print_classify_report(run, out):
 
 
 def register(sub):
-    from ..classify import ClassifyConfig
+    from ..apps.classify import ClassifyConfig
 
     parser = sub.add_parser("classify", help="train a sequence classifier (default: LSTM on the shipped "
                                              "JapaneseVowels speaker data)",

@@ -26,14 +26,7 @@ def _describe(result, spec):
 
 
 def cmd_experiment(args):
-    from ..experiments import (
-        RunConfig,
-        get_task,
-        run_grid,
-        summarize,
-        untrained_gradient_norms,
-        write_results,
-    )
+    from ..apps.experiments import RunConfig, get_task, run_grid, summarize, untrained_gradient_norms, write_results
 
     spec = get_task(args.task)
     config = RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)}).validate()
@@ -90,14 +83,14 @@ def cmd_experiment(args):
 
 
 def _add_config_options(parser):
-    from ..experiments.runner import RunConfig
+    from ..apps.experiments.runner import RunConfig
     for f in fields(RunConfig):
         parser.add_argument("--" + f.name.replace("_", "-"), type=f.type, default=f.default,
                             metavar=f.name.upper(), help=f"{f.metadata['help']} (default: {f.default})")
 
 
 def register(sub):
-    from ..experiments.tasks import TASKS
+    from ..apps.experiments.tasks import TASKS
     parser = sub.add_parser(
         "experiment", help="long-time-lag tasks (adding, temporal-order, copy, reber): RNN vs LSTM vs GRU",
         description="Train each cell at each sequence length with several seeds, in parallel worker processes "

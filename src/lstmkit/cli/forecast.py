@@ -10,7 +10,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from ..forecast import ForecastConfig
+from ..apps.forecast import ForecastConfig
 from .common import add_config_options, print_table
 
 
@@ -18,7 +18,7 @@ def cmd_train(args):
     if args.task == "classify":
         return _train_classifier(args)
     from ..formats.checkpoint import read_progress
-    from ..forecast import resume_config, train_forecaster, write_run
+    from ..apps.forecast import resume_config, train_forecaster, write_run
 
     given = {f.name: getattr(args, f.name) for f in fields(ForecastConfig) if hasattr(args, f.name)}
     if args.resume:
@@ -63,7 +63,7 @@ def cmd_predict(args):
     from .. import load
     from ..data import load_csv, load_dataset
     from ..data.dates import future_dates
-    from ..forecast import Transform, forecast
+    from ..apps.forecast import Transform, forecast
     from ..formats.modelfile import write_atomic
 
     model = load(args.model)
@@ -104,7 +104,7 @@ def cmd_predict(args):
 
 def _train_classifier(args):
     """`lstmkit train --task classify`: the job of `lstmkit classify`, with the options the two share."""
-    from ..classify import ClassifyConfig
+    from ..apps.classify import ClassifyConfig
     from .classify import cmd_classify
     own = {f.name for f in fields(ClassifyConfig)}
     stray = [f.name for f in fields(ForecastConfig) if hasattr(args, f.name) and f.name not in own]
@@ -119,7 +119,7 @@ def register(sub):
                            description="Train a recurrent forecaster and write a run folder with the model, "
                                        "metrics.json (test RMSE/MAE against the seasonal-naive and persistence "
                                        "forecasts), forecast.png and history.png.")
-    from ..classify import ClassifyConfig
+    from ..apps.classify import ClassifyConfig
     train.add_argument("--task", choices=("forecast", "classify"), default="forecast",
                        help="forecast a series (default), or classify the sequences of a .ts data set as "
                             "`lstmkit classify` does (default data: the shipped JapaneseVowels)")

@@ -8,8 +8,8 @@ from .common import add_config_options, config_from_args, print_table
 
 
 def cmd_forecast(args):
-    from ..forecasting.job import PanelConfig, run_forecast, write_run
-    from ..forecasting.model import ModelConfig
+    from ..apps.forecasting.job import PanelConfig, run_forecast, write_run
+    from ..apps.forecasting.model import ModelConfig
 
     panel_cfg, model_cfg = config_from_args(args, PanelConfig), config_from_args(args, ModelConfig)
     result = run_forecast(panel_cfg, model_cfg, verbose=not args.quiet)
@@ -42,8 +42,8 @@ def cmd_forecast(args):
 
 
 def register(sub):
-    from ..forecasting.job import PanelConfig
-    from ..forecasting.model import ModelConfig
+    from ..apps.forecasting.job import PanelConfig
+    from ..apps.forecasting.model import ModelConfig
 
     parser = sub.add_parser("forecast", help="forecast many series with one global model (default: M3 monthly)",
                             description="Train one recurrent network on windows of all the series of a competition "

@@ -10,7 +10,7 @@ from .common import print_table
 
 
 def cmd_train(args):
-    from ..textgen import TextgenConfig, train_textgen, write_run
+    from ..apps.textgen import TextgenConfig, train_textgen, write_run
 
     cfg = config_from_args(args, TextgenConfig)
     out = args.out or os.path.join("runs", "textgen-" + time.strftime("%Y%m%d-%H%M%S"))
@@ -31,7 +31,7 @@ def cmd_train(args):
 def cmd_sample(args):
     import numpy as np
 
-    from ..textgen import load_textgen_model, sample
+    from ..apps.textgen import load_textgen_model, sample
 
     model, vocab = load_textgen_model(args.model)
     prime = args.prime.replace("\\n", "\n").replace("\\t", "\t") if args.escapes else args.prime
@@ -41,7 +41,7 @@ def cmd_sample(args):
 
 
 def register(sub):
-    from ..textgen import TextgenConfig
+    from ..apps.textgen import TextgenConfig
 
     textgen = sub.add_parser("textgen", help="character-level LSTM language model: train, sample",
                              description="A character-level LSTM language model (Embedding -> LSTM -> Dense).")

@@ -6,7 +6,7 @@ from .common import print_table
 def cmd_datasets(args):
     from ..data import list_datasets
     from ..data.ts import CLASSIFICATION_DATASETS
-    from ..textgen import SHIPPED_TEXT, load_text
+    from ..apps.textgen import SHIPPED_TEXT, load_text
     rows = [(d["name"], "train", f"{d['length']} values", d["description"], d["source"])
             for d in list_datasets()]
     rows += [(name, "classify", "", info["description"], info["source"])

@@ -24,7 +24,7 @@ models' class probabilities. The test split is used only once, at the end.
 
 Baselines, computed in the same run: the majority class, 1-NN Euclidean (every series resampled to the longest
 training length, so that series of different lengths compare step by step; on equal-length sets the archive's
-plain 1-NN ED) and 1-NN DTW with a full window (lstmkit.classification.neighbours).
+plain 1-NN ED) and 1-NN DTW with a full window (lstmkit.apps.classification.neighbours).
 """
 
 import time
@@ -32,16 +32,16 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import layers
-from .training import optim
+from .. import layers
+from ..training import optim
 from .classification.neighbours import nearest_neighbour_predict
 from .config import check_fields, is_auto, option
-from .data.ts import CLASSIFICATION_DATASETS, load_ts_dataset, read_ts
+from ..data.ts import CLASSIFICATION_DATASETS, load_ts_dataset, read_ts
 from .forecast import CELLS
-from .layers.dense import activation_forward
-from .model import Sequential
-from .runtime.parallel import map_jobs
-from .training import EarlyStopping, ReduceLROnPlateau
+from ..layers.dense import activation_forward
+from ..model import Sequential
+from ..runtime.parallel import map_jobs
+from ..training import EarlyStopping, ReduceLROnPlateau
 
 
 MODELS = ("lstm", "lstm-fcn")
@@ -308,7 +308,7 @@ def load_ensemble(folder):
     import glob
     import os
 
-    from .model import load_model
+    from ..model import load_model
     paths = sorted(glob.glob(os.path.join(os.fspath(folder), "model-*.lstmkit")),
                    key=lambda p: int(os.path.basename(p)[6:-8]))
     if not paths:

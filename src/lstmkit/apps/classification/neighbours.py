@@ -31,8 +31,8 @@ order, so the result does not depend on the thread count.
 import numpy as np
 from numba import njit, prange
 
-from ..runtime.kernel_cache import enable_caching
-from ..runtime.validation import check_array
+from ...runtime.kernel_cache import enable_caching
+from ...runtime.validation import check_array
 
 METRICS = ("euclidean", "dtw")
 

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..training.metrics import accuracy, mse
+from ...training.metrics import accuracy, mse
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from .. import layers
-from ..training import optim
-from ..model import Sequential
-from ..runtime.parallel import map_jobs
+from ... import layers
+from ...training import optim
+from ...model import Sequential
+from ...runtime.parallel import map_jobs
 from .tasks import generate, get_task
 
 CELLS = layers.CELLS
@@ -198,7 +198,7 @@ def untrained_gradient_norms(task, cells, length, seed=0, config=RunConfig(), n=
     the same initial weights as `run_one(task, cell, length, seed)`, computed in float64 (the Elman RNN's values
     fall below float32's range within a few dozen steps): {cell: array (T,)}, from
     `lstmkit.training.diagnostics.gradient_norms(model, x, y)`."""
-    from ..training import diagnostics
+    from ...training import diagnostics
 
     spec = get_task(task)
     test_ss, _, model_ss = _seeds(task, length, seed)
@@ -220,7 +220,7 @@ def write_results(out, task, results, config=RunConfig(), wall_time=None, worker
     paths written."""
     import json
 
-    from .. import __version__
+    from ... import __version__
     from .plots import plot_gradient_norms, plot_learning_curves, plot_metric_vs_length
 
     spec = get_task(task)

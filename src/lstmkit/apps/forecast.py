@@ -26,20 +26,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import layers
-from .training import optim
-from .runtime.backend import DEVICES
+from .. import layers
+from ..training import optim
+from ..runtime.backend import DEVICES
 from .config import check_fields, is_auto, option
-from .data import (
-    StandardScaler,
-    load_csv,
-    load_dataset,
-    scaler_from_dict,
-    sliding_windows,
-)
-from .data.dates import date_step, frequency
-from .model import Sequential
-from .training import EarlyStopping
+from ..data import StandardScaler, load_csv, load_dataset, scaler_from_dict, sliding_windows
+from ..data.dates import date_step, frequency
+from ..model import Sequential
+from ..training import EarlyStopping
 
 CELLS = layers.CELLS
 
@@ -318,7 +312,7 @@ def write_config(folder, cfg):
     """Write the settings of a run to `<folder>/config.json` (atomically), for `--resume`."""
     import json
 
-    from .formats.modelfile import write_atomic
+    from ..formats.modelfile import write_atomic
 
     os.makedirs(folder, exist_ok=True)
     write_atomic(os.path.join(folder, CONFIG_FILE), (json.dumps(asdict(cfg), indent=2) + "\n").encode())
@@ -330,7 +324,7 @@ def resume_config(folder, changes=None):
     run could not go on as the same run. Also a ValueError when the folder holds no run or no checkpoint."""
     import json
 
-    from .formats.checkpoint import FILENAME
+    from ..formats.checkpoint import FILENAME
 
     path = os.path.join(folder, CONFIG_FILE)
     if not os.path.isdir(folder):

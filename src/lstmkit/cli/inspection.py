@@ -4,7 +4,7 @@ import os
 
 
 def cmd_inspect(args):
-    from ..inspect import inspect_model
+    from ..apps.inspection import inspect_model
 
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.model)), "inspect")
     text = inspect_model(args.model, out, layer=args.layer, depth=args.depth, direction=args.direction,

@@ -11,7 +11,7 @@ Sources: the UCR time series archive (Dau et al. 2019, "The UCR time series arch
 
 import os
 
-from ..data.ts import read_ts
+from ...data.ts import read_ts
 
 INSTALL = "pip install aeon (or pip install 'lstmkit[classify-bench]')"
 

