@@ -1,7 +1,7 @@
 """Layers: each with `params` / `grads` (PyTorch names), `forward` and a hand-derived `backward`."""
 
 from .activation import Activation
-from .base import Layer
+from .base import Layer, get_class, register
 from .concatenate import Concatenate
 from .conv import Conv1D
 from .dense import Dense
@@ -19,16 +19,11 @@ from .rnn import SimpleRNN
 # the recurrent cells a job's `--cell` chooses from
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN}
 
-__all__ = ["CELLS", "Layer", "Activation", "BatchNorm", "Concatenate", "Conv1D", "Dense", "Dropout", "Embedding",
-           "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GRU", "JordanRNN", "LSTM", "Masking", "RepeatVector",
-           "SimpleRNN", "TimeDistributed"]
+__all__ = ["CELLS", "Layer", "get_class", "Activation", "BatchNorm", "Concatenate", "Conv1D", "Dense", "Dropout",
+           "Embedding", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GRU", "JordanRNN", "LSTM", "Masking",
+           "RepeatVector", "SimpleRNN", "TimeDistributed"]
 
 
-def get_class(name):
-    """The layer class called `name` (as written in model files); a clear error for an unknown name."""
-    classes = {cls.__name__: cls for cls in (Activation, BatchNorm, Concatenate, Conv1D, Dense, Dropout, Embedding,
-                                             GlobalAveragePooling1D, GlobalMaxPooling1D, GRU, JordanRNN, LSTM,
-                                             Masking, RepeatVector, SimpleRNN, TimeDistributed)}
-    if name not in classes:
-        raise ValueError(f"unknown layer type {name!r}; known layers: {', '.join(sorted(classes))}.")
-    return classes[name]
+# the names model files use for the layer classes (get_class)
+register(Activation, BatchNorm, Concatenate, Conv1D, Dense, Dropout, Embedding, GlobalAveragePooling1D,
+         GlobalMaxPooling1D, GRU, JordanRNN, LSTM, Masking, RepeatVector, SimpleRNN, TimeDistributed)

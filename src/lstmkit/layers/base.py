@@ -132,3 +132,21 @@ class Layer:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+# ---- the layer classes by name, as model files write them ---------------------------------------------------------
+_CLASSES = {}
+
+
+def register(*classes):
+    """Make `classes` known to `get_class` by their class names (the package __init__ registers every layer, so a
+    layer that rebuilds inner layers from their saved form, such as Concatenate, finds them without importing the
+    package that imports it)."""
+    _CLASSES.update({cls.__name__: cls for cls in classes})
+
+
+def get_class(name):
+    """The layer class called `name` (as written in model files); a clear error for an unknown name."""
+    if name not in _CLASSES:
+        raise ValueError(f"unknown layer type {name!r}; known layers: {', '.join(sorted(_CLASSES))}.")
+    return _CLASSES[name]

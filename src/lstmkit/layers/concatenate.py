@@ -19,7 +19,7 @@ import numpy as np
 
 from ..runtime import backend
 from ..runtime.validation import check_gradient_shape
-from .base import Layer
+from .base import Layer, get_class
 
 
 def _call(layer, x, mask, training):
@@ -44,8 +44,6 @@ def _unbuild(layer):
 
 def _from_spec(spec, k):
     """The layer a model file's {"class": ..., "config": ...} describes."""
-    from . import get_class  # the registry lives in the package __init__, which imports this module
-
     try:
         return get_class(spec["class"])(**spec["config"])
     except (KeyError, TypeError) as err:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..runtime import backend
 from ..runtime.validation import check_array, check_gradient_shape
-from .base import Layer
+from .base import Layer, get_class
 
 
 class RepeatVector(Layer):
@@ -146,10 +146,6 @@ class TimeDistributed(Layer):
 
 
 def _layer_from_config(spec):
-    from . import (
-        get_class,  # the registry lives in the package __init__, which imports this module
-    )
-
     try:
         return get_class(spec["class"])(**spec["config"])
     except (KeyError, TypeError) as err:
