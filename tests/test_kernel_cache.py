@@ -67,3 +67,23 @@ def test_plain_numba_cache_runs_the_old_helper(tmp_path):
     _write_package(tmp_path, PLAIN_NUMBA, "30.0")
     if _run(tmp_path)[0] == 31.0:
         pytest.fail("numba's own cache now sees the helper's edit; kernel_cache.py is no longer needed")
+
+
+def test_lstmkit_kernels_share_one_stamp_over_the_whole_package():
+    """The kernels live in several subpackages (runtime/ops.py and runtime/blas.py, inlined into layers/ and
+    apps/classification/): each one's stamp covers the whole lstmkit package, helpers included."""
+    import lstmkit
+    from lstmkit.apps.classification import neighbours
+    from lstmkit.layers import lstm_kernels
+    from lstmkit.runtime import kernel_cache, ops
+
+    root = os.path.dirname(lstmkit.__file__)
+    assert {kernel_cache.package_root(m.__file__) for m in (ops, lstm_kernels, neighbours)} == {root}
+    bearing = set()
+    for folder, _, files in os.walk(root):
+        for name in (f for f in files if f.endswith(".py")):
+            path = os.path.join(folder, name)
+            with open(path, "rb") as f:
+                if kernel_cache._KERNEL_BEARING.search(f.read()):
+                    bearing.add(os.path.relpath(path, root).replace(os.sep, "/"))
+    assert {"runtime/ops.py", "runtime/blas.py", "layers/lstm_kernels.py", "layers/gru.py"} <= bearing
