@@ -1,14 +1,13 @@
 """lstmkit: recurrent neural networks built from the equations, with hand-derived backpropagation through time."""
 
 from . import data, layers
-from .training import diagnostics, losses, metrics, optim, rtrl
-from .runtime.backend import get_backend, set_backend
-from .training.gradcheck import gradcheck
 from .model import Sequential
 from .model import load_model as load
-from .seq2seq import Seq2Seq
+from .runtime.backend import get_backend, set_backend
 from .runtime.threads import get_num_threads, set_num_threads
-from .training import EarlyStopping, History
+from .seq2seq import Seq2Seq
+from .training import EarlyStopping, History, diagnostics, losses, metrics, optim, rtrl
+from .training.gradcheck import gradcheck
 
 __version__ = "0.1.0"
 

@@ -5,20 +5,20 @@ import os
 
 import numpy as np
 
-from .runtime import backend
 from .formats import checkpoint as ckpt
-from .training import losses as losses_module
-from .training import metrics as metrics_module
-from .training import optim
-from .training import tbptt as tbptt_module
 from .formats.modelfile import assign_weights, model_state, read_model, save_model
 from .layers import Layer, get_class
 from .layers.dense import activation_forward
 from .layers.recurrent import Recurrent
-from .training.rtrl import OnlineLearner
-from .training import Callback, Checkpointer, EarlyStopping, Trainer
+from .runtime import backend
 from .runtime.validation import check_array, first_nonfinite
 from .seq2seq import Seq2Seq
+from .training import Callback, Checkpointer, EarlyStopping, Trainer
+from .training import losses as losses_module
+from .training import metrics as metrics_module
+from .training import optim
+from .training import tbptt as tbptt_module
+from .training.rtrl import OnlineLearner
 
 
 PROBABILITY_ACTIVATIONS = ("sigmoid", "softmax")    # a last layer ending in one of these outputs probabilities

@@ -34,14 +34,14 @@ import inspect
 
 import numpy as np
 
-from .training import optim
-from .runtime.backend import to_host
 from .formats.modelfile import assign_weights, read_model, save_model
 from .layers import Dense, Embedding
 from .layers.recurrent import Recurrent
-from .training.losses import SparseCategoricalCrossentropy
-from .training import EarlyStopping, Trainer
+from .runtime.backend import to_host
 from .runtime.validation import check_array
+from .training import EarlyStopping, Trainer
+from .training import optim
+from .training.losses import SparseCategoricalCrossentropy
 
 BRIDGES = ("dense", "concat", "sum")
 METRICS = ("token_accuracy", "exact_match")

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import option
 from ..runtime.ops import sigmoid
 from ..runtime.validation import check_array
+from .config import option
 
 # The four rows of a two-input truth table and the three gates the demo teaches.
 BOOLEAN_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)

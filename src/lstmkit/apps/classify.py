@@ -33,15 +33,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import layers
-from ..training import optim
-from .classification.neighbours import nearest_neighbour_predict
-from .config import check_fields, is_auto, option
 from ..data.ts import CLASSIFICATION_DATASETS, load_ts_dataset, read_ts
-from .forecast import CELLS
 from ..layers.dense import activation_forward
 from ..model import Sequential
 from ..runtime.parallel import map_jobs
 from ..training import EarlyStopping, ReduceLROnPlateau
+from ..training import optim
+from .classification.neighbours import nearest_neighbour_predict
+from .config import check_fields, is_auto, option
+from .forecast import CELLS
 
 
 MODELS = ("lstm", "lstm-fcn")

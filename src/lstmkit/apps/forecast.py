@@ -27,13 +27,13 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import layers
-from ..training import optim
-from ..runtime.backend import DEVICES
-from .config import check_fields, is_auto, option
 from ..data import StandardScaler, load_csv, load_dataset, scaler_from_dict, sliding_windows
 from ..data.dates import date_step, frequency
 from ..model import Sequential
+from ..runtime.backend import DEVICES
 from ..training import EarlyStopping
+from ..training import optim
+from .config import check_fields, is_auto, option
 
 CELLS = layers.CELLS
 

@@ -26,8 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..runtime.backend import to_host
 from ..layers.lstm import LSTM
+from ..runtime.backend import to_host
 
 GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "o": "output gate o"}
 

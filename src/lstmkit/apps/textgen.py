@@ -28,13 +28,13 @@ from importlib import resources
 import numpy as np
 
 from .. import layers
-from ..training import optim
-from ..runtime.backend import to_host
-from .config import check_fields, option
 from ..layers.recurrent import Recurrent
 from ..model import Sequential
-from ..training import EarlyStopping
+from ..runtime.backend import to_host
 from ..runtime.ops import log_softmax
+from ..training import EarlyStopping
+from ..training import optim
+from .config import check_fields, option
 
 SHIPPED_TEXT = "shakespeare.txt"
 

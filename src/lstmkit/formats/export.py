@@ -37,9 +37,9 @@ import os
 
 import numpy as np
 
-from ..runtime.backend import to_host
 from ..layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
 from ..layers.recurrent import Recurrent
+from ..runtime.backend import to_host
 
 OPSET = 14                         # the lowest opset with every operator and attribute used here
 EXPORTABLE = "Embedding (first layer only), Dense, Dropout, SimpleRNN, LSTM, GRU"

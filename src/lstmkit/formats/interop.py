@@ -25,9 +25,9 @@ torch and keras are imported inside the functions, so both stay optional depende
 
 import numpy as np
 
-from ..runtime.backend import to_host
 from ..layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
 from ..layers.dense import ACTIVATIONS
+from ..runtime.backend import to_host
 
 SUPPORTED_TORCH = "nn.Linear, nn.RNN, nn.LSTM, nn.GRU, nn.Embedding"
 SUPPORTED_LSTMKIT = "Dense, SimpleRNN, LSTM, GRU, Embedding"

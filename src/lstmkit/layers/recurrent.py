@@ -53,6 +53,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..runtime import backend
+from ..runtime.blas import gemm_args
+from ..runtime.threads import run_rows
 from ..runtime.validation import (
     check_array,
     check_feature_size,
@@ -61,8 +63,6 @@ from ..runtime.validation import (
     check_positive_int,
     check_rate,
 )
-from ..runtime.blas import gemm_args
-from ..runtime.threads import run_rows
 from .base import Layer
 
 

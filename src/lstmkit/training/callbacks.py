@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..runtime.backend import device_of, to_device
 from ..formats.modelfile import model_state
+from ..runtime.backend import device_of, to_device
 
 HIGHER_IS_BETTER = ("acc", "exact_match")     # monitored names containing one of these are maximised (mode="auto")
 

@@ -15,8 +15,8 @@ and the second term is `dinitial_state` of a rerun of the layer over x[:, t+1:] 
 
 import numpy as np
 
-from ..runtime.backend import to_host
 from ..layers.recurrent import Recurrent
+from ..runtime.backend import to_host
 from ..runtime.validation import check_array
 
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from .losses import MAE, MSE, as_prediction, check_labels, match_target
 from ..runtime.validation import check_array
+from .losses import MAE, MSE, as_prediction, check_labels, match_target
 
 
 def mse(y_pred, y_true):

@@ -17,9 +17,9 @@ every run, so a sequence sees a new mask in each chunk, and a re-run over k2 > k
 
 import numpy as np
 
-from ..runtime import backend
 from ..layers import Dense, Dropout, Embedding
 from ..layers.recurrent import Recurrent
+from ..runtime import backend
 
 
 def check_tbptt(model, tbptt):

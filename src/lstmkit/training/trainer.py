@@ -22,8 +22,8 @@ import numpy as np
 
 from ..formats import checkpoint as ckpt
 from ..runtime import cpus
-from .progress import EpochProgress
 from .callbacks import History, Monitor
+from .progress import EpochProgress
 
 
 class Trainer:

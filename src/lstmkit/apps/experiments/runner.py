@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from ... import layers
-from ...training import optim
 from ...model import Sequential
 from ...runtime.parallel import map_jobs
+from ...training import optim
 from .tasks import generate, get_task
 
 CELLS = layers.CELLS

@@ -16,8 +16,8 @@ import os
 import time
 from dataclasses import asdict, dataclass
 
-from ..config import check_fields, option
 from ...runtime.cpus import usable_cpus
+from ..config import check_fields, option
 from .baselines import PUBLISHED
 from .model import ModelConfig, forecast_panel
 from .panel import COLLECTIONS, load_collection, read_long_csv

@@ -24,12 +24,12 @@ from typing import NamedTuple
 import numpy as np
 
 from ... import layers
-from ...training import optim
-from ..config import check_fields, option
-from ...training.losses import Pinball
 from ...model import Sequential
 from ...runtime.parallel import map_jobs
+from ...training import optim
+from ...training.losses import Pinball
 from ...training.progress import CaseProgress
+from ..config import check_fields, option
 
 CELLS = layers.CELLS
 QUANTILES = (0.5, 0.1, 0.9, 0.025, 0.975)         # the median, then the 80% and the 95% interval bounds
