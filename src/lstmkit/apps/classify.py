@@ -41,7 +41,6 @@ from ..training import EarlyStopping, ReduceLROnPlateau
 from ..training import optim
 from .classification.neighbours import nearest_neighbour_predict
 from .config import check_fields, is_auto, option
-from .forecast import CELLS
 
 
 MODELS = ("lstm", "lstm-fcn")
@@ -57,7 +56,7 @@ class ClassifyConfig:
     test_file: str = option(None, ".ts file to test on (with --train-file)")
     model: str = option("lstm-fcn", "lstm: a recurrent network; lstm-fcn: a recurrent branch beside a "
                                     "convolutional one (Karim et al. 2018)", choices=MODELS)
-    cell: str = option("lstm", "recurrent cell", choices=tuple(CELLS))
+    cell: str = option("lstm", "recurrent cell", choices=tuple(layers.CELLS))
     hidden: int = option(64, "hidden units per recurrent layer")
     layers: int = option(1, "stacked recurrent layers")
     bidirectional: bool = option(False, "run each recurrent layer in both directions")
@@ -161,7 +160,7 @@ def stratified_split(y, fraction, rng):
 def recurrent_branch(cfg):
     """The recurrent layers: cfg.layers of the cell, then, unless cfg.pooling is "last", the mean or max of the
     states over the real steps."""
-    Cell = CELLS[cfg.cell]
+    Cell = layers.CELLS[cfg.cell]
     cell_args = {"forget_bias": cfg.forget_bias} if cfg.cell == "lstm" else {}
     cell = Cell(cfg.hidden, num_layers=cfg.layers, bidirectional=cfg.bidirectional,
                 return_sequences=cfg.pooling != "last", **cell_args)
