@@ -84,7 +84,7 @@ def test_no_lstm_is_a_clear_error():
 def test_inspect_commands_on_each_task(tmp_path, main, capsys):
     """`lstmkit inspect` on a forecaster, a classifier, a character model and a plain model with --input."""
     runs = {"forecast": ["train", "--epochs", "2", "--hidden", "6", "--checkpoint-every", "0"],
-            "classify": ["classify", "--epochs", "1", "--hidden", "5", "--model", "lstm", "--ensemble", "1"],
+            "classify": ["classify", "--epochs", "1", "--hidden", "5", "--filters", "2", "--ensemble", "1"],  # LSTM-FCN
             "textgen": ["textgen", "train", "--text", str(tmp_path / "t.txt"), "--hidden", "7", "--embedding", "4",
                         "--seq-len", "16", "--batch-size", "8", "--epochs", "1"]}
     (tmp_path / "t.txt").write_text("the quick brown fox jumps over the lazy dog\n" * 20)

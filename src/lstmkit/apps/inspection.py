@@ -43,27 +43,35 @@ class GateTrace(NamedTuple):
     h: np.ndarray
 
 
+def _lstm_of(candidate):
+    """`candidate` if it is an LSTM, else the first LSTM among the layers it holds (a Concatenate's branches, as in
+    LSTM-FCN), else None."""
+    if isinstance(candidate, LSTM):
+        return candidate
+    return next((inner for inner in getattr(candidate, "layers", ()) if isinstance(inner, LSTM)), None)
+
+
 def find_lstm(model, layer=None):
-    """The index of the LSTM layer to inspect: `layer` if given, else the first LSTM of the model."""
+    """(index, LSTM) of the layer to inspect: model layer `layer` if given, else the first that is or holds an
+    LSTM."""
     if layer is None:
-        found = [k for k, candidate in enumerate(model.layers) if isinstance(candidate, LSTM)]
+        found = [k for k, candidate in enumerate(model.layers) if _lstm_of(candidate) is not None]
         if not found:
             kinds = ", ".join(type(candidate).__name__ for candidate in model.layers)
             raise ValueError(f"the model has no LSTM layer (its layers: {kinds}); inspect shows LSTM gates.")
-        return found[0]
+        return found[0], _lstm_of(model.layers[found[0]])
     if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= layer < len(model.layers):
         raise ValueError(f"layer must be an index in [0, {len(model.layers)}), got {layer!r}.")
-    if not isinstance(model.layers[layer], LSTM):
+    if _lstm_of(model.layers[layer]) is None:
         raise TypeError(f"layer {layer} is a {type(model.layers[layer]).__name__}, not an LSTM.")
-    return int(layer)
+    return int(layer), _lstm_of(model.layers[layer])
 
 
 def trace_lstm(model, x, layer=None, depth=0, direction=0):
     """Run one sequence x (T, I), or token ids (T,) for a model starting with an Embedding, through the model
     (inference mode) and return the GateTrace of its LSTM layer `layer` (default: the first), stacked layer
     `depth` and `direction` (1: the backward direction of a bidirectional layer)."""
-    index = find_lstm(model, layer)
-    lstm = model.layers[index]
+    lstm = find_lstm(model, layer)[1]
     if not 0 <= depth < lstm.num_layers:
         raise ValueError(f"depth must be in [0, {lstm.num_layers}) for this {lstm.num_layers}-layer LSTM, got {depth}.")
     if not 0 <= direction < lstm.num_directions:
@@ -336,8 +344,7 @@ def inspect_model(model, out, layer=None, depth=0, direction=0, max_units=48, **
         source, model = os.fspath(model), load_model(model)
     seq = model_input(model, **input_args)
     trace = trace_lstm(model, seq.x, layer=layer, depth=depth, direction=direction)
-    index = find_lstm(model, layer)
-    lstm = model.layers[index]
+    index, lstm = find_lstm(model, layer)
     where = f"layer {index} ({lstm.hidden_size}-unit LSTM" + (f", depth {depth}" if lstm.num_layers > 1 else "") \
         + (f", {'backward' if direction else 'forward'} direction" if lstm.bidirectional else "") + ")"
     task = (getattr(model, "metadata", {}) or {}).get("task", "model")
