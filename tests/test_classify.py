@@ -182,6 +182,11 @@ def test_bad_splits_get_one_clear_message(train, test, message):
         train_classifier(ClassifyConfig(epochs=1, ensemble=1), verbose=False, data=(train, test))
 
 
+def test_an_ensemble_larger_than_the_training_split_is_refused():
+    with pytest.raises(ValueError, match="--ensemble 10 holds out one fold .* the training split has 6"):
+        train_classifier(ClassifyConfig(epochs=1, ensemble=10), verbose=False, data=(tiny(), tiny()))
+
+
 def test_nan_in_a_series_names_the_fix():
     with pytest.raises(ValueError, match="holds NaN or inf; missing values are not supported: fill them"):
         parse_ts(b"@classLabel true a b\n@data\n1,nan,2:a\n", "f.ts")

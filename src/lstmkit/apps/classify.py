@@ -224,6 +224,9 @@ def train_classifier(cfg, verbose=True, data=None, workers=None):
     cfg.validate()
     train, test = load_data(cfg) if data is None else data
     check_classes(train, test)
+    if cfg.ensemble > len(train):
+        raise ValueError(f"--ensemble {cfg.ensemble} holds out one fold of the training cases per model, so it needs "
+                         f"at least {cfg.ensemble} cases; the training split has {len(train)}: lower --ensemble.")
     K, C = len(train.classes), train.x.shape[2]
     every = -(-int(train.lengths.max()) // cfg.max_steps)
     short, lengths = shorten(train.x, train.lengths, every)
