@@ -13,7 +13,7 @@ from .layers.recurrent import Recurrent
 from .runtime import backend
 from .runtime.validation import check_array, first_nonfinite
 from .seq2seq import Seq2Seq
-from .training import Callback, Checkpointer, EarlyStopping, Trainer
+from .training import Checkpointer, Trainer, fit_callbacks
 from .training import losses as losses_module
 from .training import metrics as metrics_module
 from .training import optim
@@ -334,20 +334,7 @@ class Sequential:
         if batch_size > len(x):
             raise ValueError(f"batch_size={batch_size} is larger than the {len(x)} training samples; "
                              f"use batch_size <= {len(x)}.")
-        if isinstance(early_stopping, (int, np.integer)) and not isinstance(early_stopping, bool):
-            early_stopping = EarlyStopping(patience=int(early_stopping))
-        if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-            raise TypeError(f"early_stopping must be None, an int patience or an EarlyStopping, got "
-                            f"{type(early_stopping).__name__}.")
-        if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)) or \
-                not all(isinstance(cb, Callback) for cb in callbacks):
-            raise TypeError(f"callbacks must be a list of lstmkit.training callbacks (EarlyStopping, "
-                            f"ReduceLROnPlateau, CSVLogger, ...), got {callbacks!r}.")
-        callbacks = ([] if early_stopping is None else [early_stopping]) + list(callbacks)
-        for cb in callbacks:
-            if getattr(cb, "monitor", "").startswith("val_") and validation_data is None:
-                raise ValueError(f"{type(cb).__name__} on {cb.monitor!r} needs validation_split or "
-                                 f"validation_data.")
+        callbacks = fit_callbacks(early_stopping, callbacks, validation_data is not None)
         if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
             raise TypeError(f"checkpoint must be a folder path (str or os.PathLike), got {type(checkpoint).__name__}.")
         if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, np.integer)) \

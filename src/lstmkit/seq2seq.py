@@ -39,7 +39,7 @@ from .layers import Dense, Embedding
 from .layers.recurrent import Recurrent
 from .runtime.backend import to_host
 from .runtime.validation import check_array
-from .training import EarlyStopping, Trainer
+from .training import Trainer, fit_callbacks
 from .training import optim
 from .training.losses import SparseCategoricalCrossentropy
 
@@ -388,13 +388,7 @@ class Seq2Seq:
         if not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= len(src):
             raise ValueError(f"batch_size must be an integer in [1, {len(src)}] (the training pairs), got "
                              f"{batch_size!r}.")
-        if isinstance(early_stopping, (int, np.integer)):
-            early_stopping = EarlyStopping(patience=int(early_stopping))
-        callbacks = ([] if early_stopping is None else [early_stopping]) + list(callbacks)
-        for cb in callbacks:
-            if getattr(cb, "monitor", "").startswith("val_") and validation_data is None:
-                raise ValueError(f"{type(cb).__name__} on {cb.monitor!r} needs validation_split or "
-                                 f"validation_data.")
+        callbacks = fit_callbacks(early_stopping, callbacks, validation_data is not None)
         self.max_output_length = max(self.max_output_length or 0, tgt.shape[1])
         if not self.built:
             self.build()

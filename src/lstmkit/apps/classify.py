@@ -124,7 +124,7 @@ def shorten(x, lengths, every):
     N, T, C = x.shape
     steps = -(-T // every)
     summed = np.zeros((N, steps * every, C))
-    summed[:, :T] = x * (np.arange(T)[None, :] < lengths[:, None])[..., None]
+    summed[:, :T] = np.where((np.arange(T)[None, :] < lengths[:, None])[..., None], x, 0.0)   # padding never read
     counts = np.clip(lengths[:, None] - np.arange(steps)[None, :] * every, 0, every)      # (N, steps) real steps
     mean = summed.reshape(N, steps, every, C).sum(axis=2) / np.maximum(counts, 1)[..., None]
     return mean, -(-lengths // every)
@@ -300,6 +300,9 @@ def predict_proba(models, data, scaler=None, batch_size=256):
     """Class probabilities (N, K) for a TSData: the mean over `models` (one or several; the scaler defaults to
     the one saved with the first) of each one's softmax."""
     models = [models] if isinstance(models, Sequential) else list(models)
+    if scaler is None and not hasattr(models[0], "metadata"):
+        raise ValueError("predict_proba needs the scaler of the run (ClassifyRun.scaler) for models not loaded "
+                         "from a run folder.")
     scaler = scaler if scaler is not None else models[0].metadata["scaler"]
     x, mask = prepare(data, scaler)
     return np.mean([activation_forward(m.predict(x, batch_size, mask=mask), "softmax") for m in models], axis=0)

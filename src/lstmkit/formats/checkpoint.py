@@ -291,6 +291,8 @@ def restore_checkpoint(path, model, fit, history_class):
     for key, p in live.items():
         p[...] = to_device(weights[key], device_of(p))
     model.optimizer.load_state_dict({"step": step, "slots": slots})
+    if isinstance(opt.get("config", {}).get("lr"), (int, float)):
+        model.optimizer.lr = opt["config"]["lr"]         # the rate the run had reached (a schedule may lower it)
     for layer, gen in zip(model.layers, generators["layers"]):
         if gen is not None:
             layer.rng = gen

@@ -2,7 +2,8 @@
 re-exported here; beside them the losses, metrics and optimizers, truncated BPTT (tbptt), real-time recurrent
 learning (rtrl), the finite-difference gradient check (gradcheck), gradient diagnostics and the progress display."""
 
-from .callbacks import Callback, CSVLogger, EarlyStopping, History, ReduceLROnPlateau
+from .callbacks import Callback, CSVLogger, EarlyStopping, History, ReduceLROnPlateau, fit_callbacks
 from .trainer import Checkpointer, Trainer
 
-__all__ = ["Callback", "Checkpointer", "CSVLogger", "EarlyStopping", "History", "ReduceLROnPlateau", "Trainer"]
+__all__ = ["Callback", "Checkpointer", "CSVLogger", "EarlyStopping", "History", "ReduceLROnPlateau", "Trainer",
+           "fit_callbacks"]

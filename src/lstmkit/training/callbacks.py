@@ -49,6 +49,31 @@ class Callback:
         """Called once when the fit ends normally (not when it is interrupted or diverges)."""
 
 
+def fit_callbacks(early_stopping, callbacks, has_validation):
+    """The callbacks of a fit, checked before anything is built or resumed: `early_stopping` (None, an int
+    patience on val_loss, or an EarlyStopping) first, then `callbacks` (a list of Callback); a monitor of a
+    `val_` value needs validation data."""
+    if isinstance(early_stopping, (int, np.integer)) and not isinstance(early_stopping, bool):
+        early_stopping = EarlyStopping(patience=int(early_stopping))
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise TypeError(f"early_stopping must be None, an int patience or an EarlyStopping, got "
+                        f"{type(early_stopping).__name__}.")
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)) or \
+            not all(isinstance(cb, Callback) for cb in callbacks):
+        raise TypeError(f"callbacks must be a list of lstmkit.training callbacks (EarlyStopping, "
+                        f"ReduceLROnPlateau, CSVLogger, ...), got {callbacks!r}.")
+    callbacks = ([] if early_stopping is None else [early_stopping]) + list(callbacks)
+    if sum(isinstance(cb, EarlyStopping) for cb in callbacks) > 1:
+        raise ValueError("pass at most one EarlyStopping: a fit keeps one early-stopping record.")
+    for cb in callbacks:
+        if isinstance(cb, Monitor):
+            cb.check()
+            if cb.monitor.startswith("val_") and not has_validation:
+                raise ValueError(f"{type(cb).__name__} on {cb.monitor!r} needs validation_split or "
+                                 f"validation_data.")
+    return callbacks
+
+
 def direction(mode, monitor, what):
     """"min" or "max": `mode`, with "auto" resolved from the monitored name (Keras' rule: "max" when the name
     contains "acc" (accuracy, val_accuracy, val_token_accuracy) or "exact_match", "min" otherwise)."""
@@ -80,6 +105,9 @@ class Monitor:
         return logs[self.monitor]
 
     def check(self, patience_name="patience"):
+        if not isinstance(self.monitor, str):
+            raise TypeError(f"{type(self).__name__} monitor must be a logged name such as 'val_loss', got "
+                            f"{self.monitor!r}.")
         patience = getattr(self, patience_name)
         if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
             raise ValueError(f"{type(self).__name__} {patience_name} must be an integer >= 0 (epochs), got "
@@ -87,9 +115,6 @@ class Monitor:
         if isinstance(self.min_delta, bool) or not isinstance(self.min_delta, (int, float)) or \
                 not self.min_delta >= 0:
             raise ValueError(f"{type(self).__name__} min_delta must be a number >= 0, got {self.min_delta!r}.")
-        if not isinstance(self.monitor, str):
-            raise TypeError(f"{type(self).__name__} monitor must be a logged name such as 'val_loss', got "
-                            f"{self.monitor!r}.")
         self.direction                                         # a mode changed after construction
 
 
@@ -128,8 +153,9 @@ class EarlyStopping(Callback, Monitor):
     def on_train_end(self, trainer):
         best = trainer.state.best_weights
         if self.restore_best_weights and best is not None:
-            for name, value in model_state(trainer.model).items():
-                value[...] = to_device(best[name], device_of(value))
+            state = model_state(trainer.model)
+            for name, saved in best.items():
+                state[name][...] = to_device(saved, device_of(state[name]))
 
 
 @dataclass

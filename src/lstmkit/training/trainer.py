@@ -21,8 +21,9 @@ import os
 import numpy as np
 
 from ..formats import checkpoint as ckpt
+from ..formats.modelfile import model_buffers
 from ..runtime import cpus
-from .callbacks import History, Monitor
+from .callbacks import History
 from .progress import EpochProgress
 
 
@@ -35,14 +36,10 @@ class Trainer:
         self.model, self.step, self.update = model, step, update
         self.n_samples, self.batch_size = int(n_samples), int(batch_size)
         self.shuffle, self.epoch_logs, self.checkpoint, self.verbose = shuffle, epoch_logs, checkpoint, verbose
-        self.callbacks = list(callbacks)
-        for cb in self.callbacks:
-            if isinstance(cb, Monitor):
-                cb.check()
-        if sum(type(cb).__name__ == "EarlyStopping" for cb in self.callbacks) > 1:
-            raise ValueError("pass at most one EarlyStopping: a fit keeps one early-stopping record.")
+        self.callbacks = list(callbacks)                       # checked by callbacks.fit_callbacks
         self.n_batches = -(-self.n_samples // self.batch_size)
         self.state = None
+        self._buffers_before = None    # the layers' buffers before the batch in progress (with checkpoints)
 
     def run(self, epochs, state=None):
         """Train until epoch `epochs` (counted from the start of the run) or an early stop, from `state` (a
@@ -59,6 +56,8 @@ class Trainer:
             except KeyboardInterrupt:
                 if saver is None or self.state.updating:
                     raise
+                for name, value in (self._buffers_before or {}).items():    # a forward interrupted mid-batch
+                    model_buffers(self.model)[name][...] = value               # has moved BatchNorm's statistics
                 path = saver.save(self.model, self.state)
                 raise KeyboardInterrupt(f"checkpoint saved to {path}, "
                                         f"{ckpt.position_text(self.state.epoch, self.state.batch)}") from None
@@ -82,6 +81,7 @@ class Trainer:
                 idx = state.order[b * size:(b + 1) * size]
                 if saver is not None:
                     state.rng = ckpt.rng_states(self.model)             # dropout will draw from them
+                    self._buffers_before = {k: v.copy() for k, v in model_buffers(self.model).items()}
                 try:
                     if self.update is None:
                         state.updating = True                 # the step updates the weights within the batch
